@@ -1,0 +1,84 @@
+// Every parameter scorefp reads: declared once with its default, its pattern and a
+// documentation string (the manual, printed by --print-parameters), then parsed into
+// plain structs that the rest of the code uses.
+#pragma once
+
+#include <scorefp/initial_data.h>
+#include <scorefp/processes.h>
+#include <scorefp/time_stepping.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dealii
+{
+  class ParameterHandler;
+}
+
+namespace scorefp
+{
+  struct MeshParameters
+  {
+    std::string               geometry = "box"; // box, ball, gmsh
+    std::vector<double>       lower_corner{-5.0};
+    std::vector<double>       upper_corner{5.0};
+    double                    ball_radius         = 6.0;
+    std::string               gmsh_file;
+    unsigned int              coarse_subdivisions = 1;
+    std::vector<unsigned int> refinement_levels{4};
+    double                    minimum_mass        = 0.9999;
+  };
+
+  struct DiscretizationParameters
+  {
+    unsigned int degree             = 2;
+    std::string  boundary_condition = "zero flux"; // or "dirichlet"
+    std::string  scaled_coordinates = "auto";      // auto, true, false
+  };
+
+  struct LinearSolverParameters
+  {
+    std::string  backend                 = "Trilinos"; // or "PETSc"
+    double       relative_tolerance      = 1e-12;
+    unsigned int maximum_iterations      = 1000;
+    double       preconditioner_rebuild  = 0.5;
+  };
+
+  struct OutputParameters
+  {
+    std::string         directory           = "output";
+    unsigned int        n_output_intervals  = 10;
+    std::vector<double> output_times;
+    bool                write_vtu           = true;
+    std::string         points_file;
+    double              progress_interval   = 1.0; // seconds of wall time between lines
+  };
+
+  struct Parameters
+  {
+    unsigned int             dimension = 2;
+    ProcessParameters        process;
+    DataParameters           data;
+    MeshParameters           mesh;
+    DiscretizationParameters discretization;
+    TimeSteppingParameters   time_stepping;
+    LinearSolverParameters   linear_solver;
+    OutputParameters         output;
+
+    /// Scaled coordinates in effect: "auto" means on for VE and EDM.
+    bool use_scaled_coordinates() const;
+  };
+
+  void declare_parameters(dealii::ParameterHandler &prm);
+
+  /// Read FILE (.prm, .json or .xml, as deal.II's ParameterHandler reads them), apply
+  /// the "Section/Key=value" overrides, and check every value. Throws InputError
+  /// with one sentence naming the culprit.
+  Parameters read_parameters(dealii::ParameterHandler &                       prm,
+                             const std::string &                              file,
+                             const std::vector<std::string> &                 overrides);
+
+  /// Parse the values currently held by prm into Parameters (and check them).
+  Parameters parse_parameters(dealii::ParameterHandler &prm);
+} // namespace scorefp

@@ -1,0 +1,262 @@
+#include <scorefp/input_error.h>
+#include <scorefp/io.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
+namespace scorefp
+{
+  std::vector<std::vector<double>>
+  read_points_csv(const std::string &file, const unsigned int dim)
+  {
+    std::ifstream in(file);
+    if (!in)
+      throw InputError("Output/Points file '" + file + "' cannot be opened; expected a CSV "
+                       "file with " + std::to_string(dim) + " coordinates per line.");
+    std::vector<std::vector<double>> points;
+    std::string                      line;
+    unsigned int                     line_number = 0;
+    bool                             first_data_line = true;
+    while (std::getline(in, line))
+      {
+        ++line_number;
+        const auto begin = line.find_first_not_of(" \t\r");
+        if (begin == std::string::npos || line[begin] == '#')
+          continue;
+        std::vector<double> coordinates;
+        std::stringstream   fields(line);
+        std::string         field;
+        bool                numeric = true;
+        while (std::getline(fields, field, ','))
+          {
+            std::size_t used = 0;
+            double      value = 0;
+            try
+              {
+                value = std::stod(field, &used);
+              }
+            catch (...)
+              {
+                used = 0;
+              }
+            if (used == 0 || field.find_first_not_of(" \t\r", used) != std::string::npos ||
+                !std::isfinite(value))
+              {
+                numeric = false;
+                break;
+              }
+            coordinates.push_back(value);
+          }
+        if (!numeric)
+          {
+            if (first_data_line)
+              {
+                first_data_line = false; // a header line
+                continue;
+              }
+            throw InputError("Output/Points file '" + file + "', line " +
+                             std::to_string(line_number) + ": '" + line +
+                             "' is not a list of numbers.");
+          }
+        first_data_line = false;
+        if (coordinates.size() != dim)
+          throw InputError("Output/Points file '" + file + "', line " +
+                           std::to_string(line_number) + " has " +
+                           std::to_string(coordinates.size()) + " coordinates; expected " +
+                           std::to_string(dim) + ".");
+        points.push_back(coordinates);
+      }
+    if (points.empty())
+      throw InputError("Output/Points file '" + file + "' contains no points.");
+    return points;
+  }
+
+  JsonWriter::JsonWriter(std::ostream &out)
+    : out(out)
+  {
+    out << std::setprecision(std::numeric_limits<double>::max_digits10);
+  }
+
+  void
+  JsonWriter::key_prefix(const std::string &key)
+  {
+    if (!first_in_scope.empty())
+      {
+        if (!first_in_scope.back())
+          out << ",";
+        first_in_scope.back() = false;
+        out << "\n" << std::string(2 * first_in_scope.size(), ' ');
+      }
+    if (!key.empty())
+      out << "\"" << key << "\": ";
+  }
+
+  JsonWriter &
+  JsonWriter::begin_object(const std::string &key)
+  {
+    key_prefix(key);
+    out << "{";
+    first_in_scope.push_back(true);
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::end_object()
+  {
+    first_in_scope.pop_back();
+    out << "\n" << std::string(2 * first_in_scope.size(), ' ') << "}";
+    if (first_in_scope.empty())
+      out << "\n";
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::begin_array(const std::string &key)
+  {
+    key_prefix(key);
+    out << "[";
+    first_in_scope.push_back(true);
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::end_array()
+  {
+    first_in_scope.pop_back();
+    out << "\n" << std::string(2 * first_in_scope.size(), ' ') << "]";
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::value(const std::string &key, const double x)
+  {
+    key_prefix(key);
+    if (std::isfinite(x))
+      out << x;
+    else
+      out << "null";
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::value(const std::string &key, const unsigned long long x)
+  {
+    key_prefix(key);
+    out << x;
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::value(const std::string &key, const std::string &x)
+  {
+    key_prefix(key);
+    out << "\"";
+    for (const char c : x)
+      if (c == '"' || c == '\\')
+        out << '\\' << c;
+      else
+        out << c;
+    out << "\"";
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::value(const std::string &key, const bool x)
+  {
+    key_prefix(key);
+    out << (x ? "true" : "false");
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::value(const std::string &key, const std::vector<double> &x)
+  {
+    key_prefix(key);
+    out << "[";
+    for (unsigned int i = 0; i < x.size(); ++i)
+      {
+        out << (i ? ", " : "");
+        if (std::isfinite(x[i]))
+          out << x[i];
+        else
+          out << "null";
+      }
+    out << "]";
+    return *this;
+  }
+
+  JsonWriter &
+  JsonWriter::errors(const std::string &key, const ErrorNorms &e)
+  {
+    begin_object(key);
+    value("L1", e.l1);
+    value("L2", e.l2);
+    value("Linf", e.linf);
+    return end_object();
+  }
+
+  void
+  write_file_atomically(const std::string &path, const std::string &text)
+  {
+    const std::string temporary = path + ".tmp";
+    {
+      std::ofstream out(temporary);
+      out << text;
+      if (!out)
+        throw InputError("Cannot write '" + temporary + "'; check Output/Directory.");
+    }
+    if (std::rename(temporary.c_str(), path.c_str()) != 0)
+      throw InputError("Cannot rename '" + temporary + "' to '" + path + "'.");
+  }
+
+  void
+  ErrorNorms::take_maximum(const ErrorNorms &other)
+  {
+    l1   = std::max(l1, other.l1);
+    l2   = std::max(l2, other.l2);
+    linf = std::max(linf, other.linf);
+  }
+
+  void
+  write_run_json(JsonWriter &json, const DensityRunResult &r)
+  {
+    json.value("dimension", static_cast<unsigned long long>(r.dimension))
+      .value("n_ranks", static_cast<unsigned long long>(r.n_ranks))
+      .value("backend", r.backend)
+      .value("process", r.process)
+      .value("data", r.data)
+      .value("scaled_coordinates", r.scaled_coordinates)
+      .value("polynomial_degree", static_cast<unsigned long long>(r.degree))
+      .value("refinement_level", static_cast<unsigned long long>(r.refinement_level))
+      .value("n_cells", r.n_cells)
+      .value("n_dofs", r.n_dofs)
+      .value("time_method", r.time_method)
+      .value("start_time", r.start_time)
+      .value("final_time", r.final_time)
+      .value("n_steps", static_cast<unsigned long long>(r.n_steps))
+      .value("n_rejected_steps", static_cast<unsigned long long>(r.n_rejected_steps))
+      .value("linear_iterations", r.linear_iterations)
+      .value("preconditioner_builds", static_cast<unsigned long long>(r.n_preconditioner_builds))
+      .value("initial_mass", r.initial_mass)
+      .value("mass", r.final_mass);
+    json.begin_object("errors");
+    json.errors("final", r.final_errors);
+    json.errors("max_over_output_times", r.max_errors);
+    json.end_object();
+    json.begin_array("outputs");
+    for (unsigned int i = 0; i < r.output_times.size(); ++i)
+      {
+        json.begin_object();
+        json.value("time", r.output_times[i]);
+        json.value("mass", r.output_masses[i]);
+        json.errors("errors", r.output_errors[i]);
+        json.end_object();
+      }
+    json.end_array();
+    json.value("wall_seconds", r.wall_seconds);
+  }
+} // namespace scorefp
