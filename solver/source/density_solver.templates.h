@@ -850,9 +850,15 @@ namespace scorefp
                             << std::setprecision(3) << h_try << "  L2 error = " << std::setw(9)
                             << std::setprecision(3) << diagnostics.errors.l2
                             << "  mass = " << std::setprecision(12) << diagnostics.mass
-                            << "  ETA " << std::setprecision(2) << std::fixed
-                            << (fraction > 0 ? elapsed * (1 - fraction) / fraction : 0.0)
-                            << " s" << std::defaultfloat << std::endl;
+                            << "  ETA ";
+                      // The estimate assumes the remaining time costs what the past did;
+                      // before 2% of the interval it says nothing useful.
+                      if (fraction < 0.02)
+                        pcout << "--" << std::endl;
+                      else
+                        pcout << std::setprecision(2) << std::fixed
+                              << elapsed * (1 - fraction) / fraction << " s" << std::defaultfloat
+                              << std::endl;
                     }
                 }
               else

@@ -89,6 +89,18 @@ namespace scorefp
       return values;
     }
 
+    // Mixture entries: components separated by ';', numbers by ',' or spaces.
+    std::vector<std::vector<double>>
+    parse_components(const std::string &text, const std::string &entry)
+    {
+      std::vector<std::vector<double>> components;
+      std::stringstream                in(text);
+      std::string                      piece;
+      while (std::getline(in, piece, ';'))
+        components.push_back(parse_numbers(piece, entry));
+      return components;
+    }
+
     std::string
     joined(const std::vector<std::string> &names)
     {
@@ -283,8 +295,38 @@ namespace scorefp
     prm.enter_subsection("Initial data");
     p.data.type        = prm.get("Type");
     p.data.weights     = parse_numbers(prm.get("Weights"), "Initial data/Weights");
-    p.data.means       = parse_numbers(prm.get("Means"), "Initial data/Means");
-    p.data.covariances = parse_numbers(prm.get("Covariances"), "Initial data/Covariances");
+    if (p.data.type == "gaussian mixture")
+      {
+        const auto means = parse_components(prm.get("Means"), "Initial data/Means");
+        const auto covariances =
+          parse_components(prm.get("Covariances"), "Initial data/Covariances");
+        const std::size_t n = p.data.weights.size();
+        if (means.size() != n || covariances.size() != n)
+          throw InputError("Initial data: Weights has " + std::to_string(n) + " components, Means " +
+                           std::to_string(means.size()) + " and Covariances " +
+                           std::to_string(covariances.size()) +
+                           "; expected the same number (components separated by ';').");
+        for (std::size_t k = 0; k < n; ++k)
+          {
+            if (means[k].size() != dim)
+              throw InputError("Initial data/Means: component " + std::to_string(k) + " has " +
+                               std::to_string(means[k].size()) + " coordinates; expected " +
+                               std::to_string(dim) + ".");
+            p.data.means.insert(p.data.means.end(), means[k].begin(), means[k].end());
+            if (covariances[k].size() == 1)
+              for (unsigned int i = 0; i < dim; ++i)
+                for (unsigned int j = 0; j < dim; ++j)
+                  p.data.covariances.push_back(i == j ? covariances[k][0] : 0.0);
+            else if (covariances[k].size() == dim * dim)
+              p.data.covariances.insert(p.data.covariances.end(), covariances[k].begin(),
+                                        covariances[k].end());
+            else
+              throw InputError("Initial data/Covariances: component " + std::to_string(k) +
+                               " has " + std::to_string(covariances[k].size()) +
+                               " numbers; expected 1 (a variance) or " +
+                               std::to_string(dim * dim) + " (a row-major matrix).");
+          }
+      }
     prm.leave_subsection();
 
     prm.enter_subsection("Mesh");
