@@ -30,10 +30,12 @@ namespace scorefp
         std::vector<double> coordinates;
         std::stringstream   fields(line);
         std::string         field;
-        bool                numeric = true;
+        unsigned int        n_fields = 0, n_words = 0;
+        bool                all_finite = true;
         while (std::getline(fields, field, ','))
           {
-            std::size_t used = 0;
+            ++n_fields;
+            std::size_t used  = 0;
             double      value = 0;
             try
               {
@@ -43,25 +45,22 @@ namespace scorefp
               {
                 used = 0;
               }
-            if (used == 0 || field.find_first_not_of(" \t\r", used) != std::string::npos ||
-                !std::isfinite(value))
-              {
-                numeric = false;
-                break;
-              }
+            if (used == 0 || field.find_first_not_of(" \t\r", used) != std::string::npos)
+              ++n_words;
+            else if (!std::isfinite(value))
+              all_finite = false;
             coordinates.push_back(value);
           }
-        if (!numeric)
+        // A first line made only of words is a header.
+        if (first_data_line && n_words == n_fields)
           {
-            if (first_data_line)
-              {
-                first_data_line = false; // a header line
-                continue;
-              }
-            throw InputError("Output/Points file '" + file + "', line " +
-                             std::to_string(line_number) + ": '" + line +
-                             "' is not a list of numbers.");
+            first_data_line = false;
+            continue;
           }
+        if (n_words > 0 || !all_finite)
+          throw InputError("Output/Points file '" + file + "', line " +
+                           std::to_string(line_number) + ": '" + line +
+                           "' is not a list of finite numbers.");
         first_data_line = false;
         if (coordinates.size() != dim)
           throw InputError("Output/Points file '" + file + "', line " +

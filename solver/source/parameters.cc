@@ -269,6 +269,9 @@ namespace scorefp
                         "at these points go to point_values.csv at each output time.");
       prm.declare_entry("Progress interval", "1", Patterns::Double(0),
                         "Seconds of wall time between progress lines (0: every step).");
+      prm.declare_entry("Quiet", "false", Patterns::Bool(),
+                        "Print only the run's header and result lines: no progress lines and "
+                        "no timer table (for sweeps and scripts).");
     }
     prm.leave_subsection();
   }
@@ -386,9 +389,15 @@ namespace scorefp
     p.output.write_vtu         = prm.get_bool("Write VTU");
     p.output.points_file       = prm.get("Points file");
     p.output.progress_interval = prm.get_double("Progress interval");
+    p.output.quiet             = prm.get_bool("Quiet");
     prm.leave_subsection();
     if (p.output.directory.empty())
       throw InputError("Output/Directory is empty; expected a directory name.");
+    // Build what the run will build, so that every mistake surfaces before any file is
+    // written: the process, the data set and the time-stepping table.
+    create_process(p.process);
+    create_data(p.data, p.dimension);
+    load_dirk_tableau(p.time_stepping.method);
     for (const double t : p.output.output_times)
       if (t < p.process.start_time || t > p.process.final_time)
         throw InputError("Output/Output times: " + std::to_string(t) +

@@ -17,8 +17,7 @@ namespace scorefp
             "ARK548L2SA_DIRK_8_4_5",
             "ESDIRK436L2SA_6_3_4",
             "ESDIRK547L2SA2_7_4_5",
-            "TRBDF2_3_3_2",
-            "SDIRK_2_1_2"};
+            "TRBDF2_3_3_2"};
   }
 
   DirkTableau
@@ -30,7 +29,7 @@ namespace scorefp
       throw InputError("Time stepping/Method '" + name +
                        "' is not a diagonally implicit ARKode table; expected one of "
                        "ARK436L2SA_DIRK_6_3_4, ARK324L2SA_DIRK_4_2_3, ARK548L2SA_DIRK_8_4_5, "
-                       "ESDIRK436L2SA_6_3_4, ESDIRK547L2SA2_7_4_5, TRBDF2_3_3_2, SDIRK_2_1_2.");
+                       "ESDIRK436L2SA_6_3_4, ESDIRK547L2SA2_7_4_5, TRBDF2_3_3_2.");
     DirkTableau t;
     t.name           = name;
     t.order          = table->q;

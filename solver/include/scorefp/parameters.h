@@ -53,6 +53,7 @@ namespace scorefp
     bool                write_vtu           = true;
     std::string         points_file;
     double              progress_interval   = 1.0; // seconds of wall time between lines
+    bool                quiet               = false; // no progress lines, no timer table
   };
 
   struct Parameters
