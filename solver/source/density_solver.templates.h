@@ -637,7 +637,8 @@ namespace scorefp
     {
       TimerOutput::Scope scope(timer, "output");
       const double c = scaling->scale(t);
-      ghosted        = solution;
+      set_exact(t);
+      ghosted = solution;
 
       if (!points.empty())
         {

@@ -58,6 +58,11 @@ namespace scorefp
     const std::string &directory = p.output.directory;
     const auto &levels = p.mesh.refinement_levels;
 
+    // A summary.json left by an earlier run in this directory must not outlive a
+    // failure of this one (each level's own directory is cleaned by the solver).
+    if (root && levels.size() > 1)
+      std::filesystem::remove(directory + "/summary.json");
+
     std::vector<DensityRunResult> results;
     for (const unsigned int level : levels)
       {
