@@ -248,6 +248,10 @@ namespace scorefp
                         "The multigrid hierarchy is rebuilt when a coefficient of the stage "
                         "matrix M + h gamma (a A + g^2/2 L) changed by more than this "
                         "relative amount since it was built.");
+      prm.declare_entry("Jacobi diffusion number", "2", Patterns::Double(0),
+                        "Stages whose diffusion number h gamma g^2/2 max_i(L_ii/M_ii) is "
+                        "below this are preconditioned by point Jacobi instead of algebraic "
+                        "multigrid (mass-dominated stages; 0 = always multigrid).");
     }
     prm.leave_subsection();
 
@@ -379,6 +383,7 @@ namespace scorefp
     p.linear_solver.relative_tolerance     = prm.get_double("Relative tolerance");
     p.linear_solver.maximum_iterations     = prm.get_integer("Maximum iterations");
     p.linear_solver.preconditioner_rebuild = prm.get_double("Preconditioner rebuild");
+    p.linear_solver.jacobi_diffusion_number = prm.get_double("Jacobi diffusion number");
     prm.leave_subsection();
 
     prm.enter_subsection("Output");

@@ -43,6 +43,7 @@ namespace scorefp
     double       relative_tolerance      = 1e-12;
     unsigned int maximum_iterations      = 1000;
     double       preconditioner_rebuild  = 0.5;
+    double       jacobi_diffusion_number = 2.0;
   };
 
   struct OutputParameters
