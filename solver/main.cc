@@ -15,23 +15,23 @@
 namespace
 {
   const char *usage =
-    "Usage: mpirun -np N scorefp CASE.prm [--set 'Section/Key=value' ...]\n"
-    "       scorefp --print-parameters [prm|json|xml]\n"
-    "       scorefp --help\n"
-    "\n"
-    "Solves the Fokker-Planck equation of a diffusion model's forward process by\n"
-    "finite elements and compares it with the closed-form law. CASE is a deal.II\n"
-    "parameter file (.prm, .json or .xml); --print-parameters lists every entry with\n"
-    "its default, allowed values and meaning. --set overrides one entry (repeatable),\n"
-    "e.g. --set 'Mesh/Refinement levels=3,4,5' --set 'Linear solver/Backend=PETSc'.\n";
+      "Usage: mpirun -np N scorefp CASE.prm [--set 'Section/Key=value' ...]\n"
+      "       scorefp --print-parameters [prm|json|xml]\n"
+      "       scorefp --help\n"
+      "\n"
+      "Solves the Fokker-Planck equation of a diffusion model's forward process by\n"
+      "finite elements and compares it with the closed-form law. CASE is a deal.II\n"
+      "parameter file (.prm, .json or .xml); --print-parameters lists every entry with\n"
+      "its default, allowed values and meaning. --set overrides one entry (repeatable),\n"
+      "e.g. --set 'Mesh/Refinement levels=3,4,5' --set 'Linear solver/Backend=PETSc'.\n";
 }
 
 int
 main(int argc, char **argv)
 {
   dealii::Utilities::MPI::MPI_InitFinalize mpi(argc, argv, 1);
-  const MPI_Comm communicator = MPI_COMM_WORLD;
-  const bool     root         = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
+  const MPI_Comm                           communicator = MPI_COMM_WORLD;
+  const bool root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
 
   std::vector<std::string> arguments(argv + 1, argv + argc);
   std::string              file;
@@ -52,9 +52,9 @@ main(int argc, char **argv)
           if (a == "--print-parameters")
             {
               const std::string format = i + 1 < arguments.size() ? arguments[i + 1] : "prm";
-              const auto style = format == "json"     ? dealii::ParameterHandler::JSON :
-                                 format == "xml"      ? dealii::ParameterHandler::XML :
-                                                        dealii::ParameterHandler::PRM;
+              const auto        style  = format == "json"  ? dealii::ParameterHandler::JSON
+                                         : format == "xml" ? dealii::ParameterHandler::XML
+                                                           : dealii::ParameterHandler::PRM;
               if (format != "prm" && format != "json" && format != "xml")
                 throw scorefp::InputError("--print-parameters takes prm, json or xml, not '" +
                                           format + "'.");
@@ -75,8 +75,8 @@ main(int argc, char **argv)
           else if (file.empty())
             file = a;
           else
-            throw scorefp::InputError("More than one parameter file given ('" + file +
-                                      "' and '" + a + "').");
+            throw scorefp::InputError("More than one parameter file given ('" + file + "' and '" +
+                                      a + "').");
         }
       if (file.empty())
         {

@@ -19,24 +19,24 @@ namespace
 {
   const MPI_Comm world = MPI_COMM_WORLD;
 
-  unsigned int
-  rank()
+  unsigned int rank()
   {
     return dealii::Utilities::MPI::this_mpi_process(world);
   }
 
   /// Two- or three-component Gaussian mixture in dimension dim, widths 0.3 to 0.5,
   /// on [-5, 5]^dim with Q_degree elements.
-  Parameters
-  mixture_case(const unsigned int dim, const std::string &process, const unsigned int degree,
-               const unsigned int coarse_subdivisions)
+  Parameters mixture_case(const unsigned int dim,
+                          const std::string &process,
+                          const unsigned int degree,
+                          const unsigned int coarse_subdivisions)
   {
     Parameters p;
-    p.dimension         = dim;
-    p.process.type      = process;
+    p.dimension          = dim;
+    p.process.type       = process;
     p.process.final_time = process == "EDM" ? 80.0 : 1.0;
-    p.data.type         = "gaussian mixture";
-    p.data.weights      = {0.4, 0.6};
+    p.data.type          = "gaussian mixture";
+    p.data.weights       = {0.4, 0.6};
     const std::vector<double> first{-1.0, 0.5, 0.0}, second{1.0, 0.0, -0.5};
     for (const auto &mean : {first, second})
       for (unsigned int j = 0; j < dim; ++j)
@@ -44,15 +44,16 @@ namespace
     for (const double variance : {0.3, 0.5})
       for (unsigned int i = 0; i < dim; ++i)
         for (unsigned int j = 0; j < dim; ++j)
-          p.data.covariances.push_back(i == j ? variance : (dim > 1 && variance == 0.3 ? 0.05 : 0.0));
-    p.mesh.lower_corner                = std::vector<double>(dim, -5.0);
-    p.mesh.upper_corner                = std::vector<double>(dim, 5.0);
-    p.mesh.coarse_subdivisions         = coarse_subdivisions;
-    p.discretization.degree            = degree;
-    p.output.n_output_intervals        = 4;
-    p.output.write_vtu                 = false;
-    p.output.quiet                     = true;
-    p.output.directory                 = ::testing::TempDir() + "scorefp-density-test";
+          p.data.covariances.push_back(i == j ? variance
+                                              : (dim > 1 && variance == 0.3 ? 0.05 : 0.0));
+    p.mesh.lower_corner         = std::vector<double>(dim, -5.0);
+    p.mesh.upper_corner         = std::vector<double>(dim, 5.0);
+    p.mesh.coarse_subdivisions  = coarse_subdivisions;
+    p.discretization.degree     = degree;
+    p.output.n_output_intervals = 4;
+    p.output.write_vtu          = false;
+    p.output.quiet              = true;
+    p.output.directory          = ::testing::TempDir() + "scorefp-density-test";
     return p;
   }
 
@@ -62,9 +63,8 @@ namespace
     return solve_density_case(p, level, p.output.directory, false, communicator);
   }
 
-  double
-  max_relative_difference(const std::vector<std::vector<double>> &a,
-                          const std::vector<std::vector<double>> &b)
+  double max_relative_difference(const std::vector<std::vector<double>> &a,
+                                 const std::vector<std::vector<double>> &b)
   {
     double difference = 0, scale = 0;
     for (unsigned int i = 0; i < a.size(); ++i)
@@ -77,11 +77,10 @@ namespace
   }
 
   /// A points file in original coordinates (each rank writes its own copy).
-  std::string
-  points_file(const unsigned int dim)
+  std::string points_file(const unsigned int dim)
   {
     const std::string file =
-      ::testing::TempDir() + "scorefp-points-" + std::to_string(rank()) + ".csv";
+        ::testing::TempDir() + "scorefp-points-" + std::to_string(rank()) + ".csv";
     std::ofstream out(file);
     for (const double x : {-2.0, -0.7, 0.0, 0.3, 1.1, 2.5})
       {
@@ -97,41 +96,44 @@ namespace
 // Observed L2 rates in 2D against the exact solution, with the time error made
 // negligible by a tight tolerance on a 5th-order method.
 class SpatialConvergence : public ::testing::TestWithParam<std::pair<unsigned int, double>>
-{};
+{
+};
 
 TEST_P(SpatialConvergence, ObservedL2RateIn2D)
 {
   const auto [degree, minimum_rate] = GetParam();
-  Parameters p = mixture_case(2, "OU", degree, 4);
-  p.process.final_time        = 0.5;
-  p.time_stepping.method      = "ARK548L2SA_DIRK_8_4_5";
-  p.time_stepping.tolerance   = 1e-10;
-  p.output.n_output_intervals = 1;
+  Parameters p                      = mixture_case(2, "OU", degree, 4);
+  p.process.final_time              = 0.5;
+  p.time_stepping.method            = "ARK548L2SA_DIRK_8_4_5";
+  p.time_stepping.tolerance         = 1e-10;
+  p.output.n_output_intervals       = 1;
   const std::vector<unsigned int> levels =
-    degree == 1 ? std::vector<unsigned int>{3, 4, 5} : std::vector<unsigned int>{2, 3, 4};
+      degree == 1 ? std::vector<unsigned int>{3, 4, 5} : std::vector<unsigned int>{2, 3, 4};
   std::vector<double> errors;
   for (const unsigned int level : levels)
     errors.push_back(solve(p, level).final_errors.l2);
   const auto rates = observed_rates(errors, levels);
   for (unsigned int k = 1; k < levels.size(); ++k)
-    EXPECT_GE(rates[k], minimum_rate) << "Q" << degree << " levels " << levels[k - 1] << " -> "
-                                      << levels[k] << ": errors " << errors[k - 1] << " -> "
-                                      << errors[k];
+    EXPECT_GE(rates[k], minimum_rate)
+        << "Q" << degree << " levels " << levels[k - 1] << " -> " << levels[k] << ": errors "
+        << errors[k - 1] << " -> " << errors[k];
 }
 
-INSTANTIATE_TEST_SUITE_P(Q1AndQ2, SpatialConvergence,
+INSTANTIATE_TEST_SUITE_P(Q1AndQ2,
+                         SpatialConvergence,
                          ::testing::Values(std::make_pair(1u, 1.8), std::make_pair(2u, 2.8)));
 
 // Observed order in time with fixed steps, the spatial error made negligible (1D, Q4).
 class TimeConvergence : public ::testing::TestWithParam<std::pair<std::string, double>>
-{};
+{
+};
 
 TEST_P(TimeConvergence, ObservedOrderWithFixedSteps)
 {
   const auto [method, minimum_order] = GetParam();
   // A domain of +-8: at T the law is close to N(0, 1), whose reflection at a zero-flux
   // wall at +-5 would put a floor of 5e-7 under the error.
-  Parameters p = mixture_case(1, "VP", 4, 256);
+  Parameters p                = mixture_case(1, "VP", 4, 256);
   p.mesh.lower_corner         = {-8.0};
   p.mesh.upper_corner         = {8.0};
   p.process.final_time        = 1.0;
@@ -145,14 +147,15 @@ TEST_P(TimeConvergence, ObservedOrderWithFixedSteps)
     }
   for (unsigned int k = 1; k < errors.size(); ++k)
     EXPECT_GE(std::log2(errors[k - 1] / errors[k]), minimum_order)
-      << method << ": errors " << errors[k - 1] << " -> " << errors[k];
+        << method << ": errors " << errors[k - 1] << " -> " << errors[k];
 }
 
 INSTANTIATE_TEST_SUITE_P(
-  Methods, TimeConvergence,
-  ::testing::Values(std::make_pair(std::string("TRBDF2_3_3_2"), 1.8),
-                    std::make_pair(std::string("ARK324L2SA_DIRK_4_2_3"), 2.7),
-                    std::make_pair(std::string("ARK436L2SA_DIRK_6_3_4"), 3.5)));
+    Methods,
+    TimeConvergence,
+    ::testing::Values(std::make_pair(std::string("TRBDF2_3_3_2"), 1.8),
+                      std::make_pair(std::string("ARK324L2SA_DIRK_4_2_3"), 2.7),
+                      std::make_pair(std::string("ARK436L2SA_DIRK_6_3_4"), 3.5)));
 
 // Every preset in 1D, 2D and 3D within a stated tolerance of its closed form (relative
 // L2 error at every output time), with adaptive time steps.
@@ -163,7 +166,8 @@ struct PresetCase
 };
 
 class Presets : public ::testing::TestWithParam<PresetCase>
-{};
+{
+};
 
 TEST_P(Presets, WithinToleranceOfTheClosedForm)
 {
@@ -183,30 +187,41 @@ TEST_P(Presets, WithinToleranceOfTheClosedForm)
   ASSERT_EQ(r.output_errors.size(), 5u);
   for (unsigned int k = 0; k < r.output_errors.size(); ++k)
     EXPECT_LE(r.output_errors[k].l2, tolerance)
-      << process << " " << dim << "D at t = " << r.output_times[k];
+        << process << " " << dim << "D at t = " << r.output_times[k];
   EXPECT_EQ(r.scaled_coordinates, process == "VE" || process == "EDM");
   EXPECT_NEAR(r.final_mass, r.initial_mass, 1e-10);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-  AllPresetsAndDimensions, Presets,
-  ::testing::Values(PresetCase{"VP", 1}, PresetCase{"sub-VP", 1}, PresetCase{"VE", 1},
-                    PresetCase{"EDM", 1}, PresetCase{"OU", 1}, PresetCase{"VP", 2},
-                    PresetCase{"sub-VP", 2}, PresetCase{"VE", 2}, PresetCase{"EDM", 2},
-                    PresetCase{"OU", 2}, PresetCase{"VP", 3}, PresetCase{"sub-VP", 3},
-                    PresetCase{"VE", 3}, PresetCase{"EDM", 3}, PresetCase{"OU", 3}),
-  [](const auto &info) {
-    std::string name = info.param.process + std::to_string(info.param.dim) + "D";
-    name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
-    return name;
-  });
+INSTANTIATE_TEST_SUITE_P(AllPresetsAndDimensions,
+                         Presets,
+                         ::testing::Values(PresetCase{"VP", 1},
+                                           PresetCase{"sub-VP", 1},
+                                           PresetCase{"VE", 1},
+                                           PresetCase{"EDM", 1},
+                                           PresetCase{"OU", 1},
+                                           PresetCase{"VP", 2},
+                                           PresetCase{"sub-VP", 2},
+                                           PresetCase{"VE", 2},
+                                           PresetCase{"EDM", 2},
+                                           PresetCase{"OU", 2},
+                                           PresetCase{"VP", 3},
+                                           PresetCase{"sub-VP", 3},
+                                           PresetCase{"VE", 3},
+                                           PresetCase{"EDM", 3},
+                                           PresetCase{"OU", 3}),
+                         [](const auto &info) {
+                           std::string name =
+                               info.param.process + std::to_string(info.param.dim) + "D";
+                           name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+                           return name;
+                         });
 
 // Zero flux conserves mass to solver tolerance; a Dirichlet wall through the tails
 // lets mass leave.
 TEST(MassConservation, ZeroFluxConservesMassDirichletDoesNot)
 {
-  Parameters p = mixture_case(2, "VP", 2, 8);
-  p.data.type  = "blob";
+  Parameters p                     = mixture_case(2, "VP", 2, 8);
+  p.data.type                      = "blob";
   const DensityRunResult zero_flux = solve(p, 2);
   EXPECT_NEAR(zero_flux.final_mass, zero_flux.initial_mass, 1e-10);
   for (const double mass : zero_flux.output_masses)
@@ -223,7 +238,8 @@ TEST(MassConservation, ZeroFluxConservesMassDirichletDoesNot)
 // The same case on one rank (MPI_COMM_SELF) and on all ranks of the test agrees to
 // solver tolerance: point values and errors. Run under mpirun -np 1, 2 and 3.
 class ParallelAgreement : public ::testing::TestWithParam<unsigned int>
-{};
+{
+};
 
 TEST_P(ParallelAgreement, AllRanksAgreeWithOneRank)
 {
@@ -232,8 +248,8 @@ TEST_P(ParallelAgreement, AllRanksAgreeWithOneRank)
   p.output.points_file   = points_file(dim);
   // Time tolerance 1e-6: inner stages are then solved to 1e-9, the final stage to 1e-12,
   // and results may differ across rank counts by about that much.
-  p.time_stepping.tolerance = 1e-6;
-  const unsigned int level = dim == 3 ? 0 : 1;
+  p.time_stepping.tolerance       = 1e-6;
+  const unsigned int     level    = dim == 3 ? 0 : 1;
   const DensityRunResult serial   = solve(p, level, MPI_COMM_SELF);
   const DensityRunResult parallel = solve(p, level, world);
   EXPECT_EQ(serial.n_dofs, parallel.n_dofs);
@@ -247,10 +263,10 @@ INSTANTIATE_TEST_SUITE_P(Dimensions, ParallelAgreement, ::testing::Values(1u, 2u
 
 TEST(Backends, PetscAgreesWithTrilinos)
 {
-  Parameters p         = mixture_case(2, "VP", 2, 8);
-  p.output.points_file = points_file(2);
-  p.time_stepping.tolerance = 1e-6; // inner stages to 1e-9, as in ParallelAgreement
-  p.linear_solver.backend = "Trilinos";
+  Parameters p                    = mixture_case(2, "VP", 2, 8);
+  p.output.points_file            = points_file(2);
+  p.time_stepping.tolerance       = 1e-6; // inner stages to 1e-9, as in ParallelAgreement
+  p.linear_solver.backend         = "Trilinos";
   const DensityRunResult trilinos = solve(p, 1);
   p.linear_solver.backend         = "PETSc";
   const DensityRunResult petsc    = solve(p, 1);
@@ -264,7 +280,8 @@ TEST(ShippedCases, VeSigmaMax50)
 {
   dealii::ParameterHandler prm;
   declare_parameters(prm);
-  Parameters p = read_parameters(prm, SCOREFP_SOURCE_DIR "/params/ve-sigma50.prm",
+  Parameters p = read_parameters(prm,
+                                 SCOREFP_SOURCE_DIR "/params/ve-sigma50.prm",
                                  {"Output/Write VTU=false", "Output/Quiet=true"});
   ASSERT_EQ(p.process.sigma_max, 50.0);
   const DensityRunResult r = solve(p, p.mesh.refinement_levels.back());
@@ -275,19 +292,19 @@ TEST(ShippedCases, VeSigmaMax50)
 
 TEST(Geometry, BallAndCheckerboard)
 {
-  Parameters p      = mixture_case(2, "VP", 3, 1);
-  p.mesh.geometry   = "ball";
-  p.mesh.ball_radius = 5.5;
+  Parameters p                = mixture_case(2, "VP", 3, 1);
+  p.mesh.geometry             = "ball";
+  p.mesh.ball_radius          = 5.5;
   const DensityRunResult ball = solve(p, 3);
   EXPECT_LE(ball.max_errors.l2, 1e-3);
   EXPECT_NEAR(ball.final_mass, ball.initial_mass, 1e-10);
 
   // The checkerboard is discontinuous at t = 0; the solution smooths out and converges.
   // On [-6, 6] with 32 cells per direction the mesh is aligned with the squares.
-  Parameters c        = mixture_case(2, "VP", 2, 8);
-  c.data.type         = "checkerboard";
-  c.mesh.lower_corner = {-6.0, -6.0};
-  c.mesh.upper_corner = {6.0, 6.0};
+  Parameters c                 = mixture_case(2, "VP", 2, 8);
+  c.data.type                  = "checkerboard";
+  c.mesh.lower_corner          = {-6.0, -6.0};
+  c.mesh.upper_corner          = {6.0, 6.0};
   const DensityRunResult board = solve(c, 2);
   EXPECT_GT(board.output_errors.front().l2, 1e-2);
   EXPECT_LE(board.final_errors.l2, 1e-3);
@@ -297,9 +314,9 @@ TEST(Geometry, BallAndCheckerboard)
 
 TEST(Geometry, DomainThatMissesTheDataIsAnInputError)
 {
-  Parameters p          = mixture_case(2, "VP", 1, 2);
-  p.mesh.lower_corner   = {-1.0, -1.0};
-  p.mesh.upper_corner   = {1.0, 1.0};
+  Parameters p        = mixture_case(2, "VP", 1, 2);
+  p.mesh.lower_corner = {-1.0, -1.0};
+  p.mesh.upper_corner = {1.0, 1.0};
   try
     {
       solve(p, 1);

@@ -12,7 +12,7 @@ main(int argc, char **argv)
   ::testing::InitGoogleTest(&argc, argv);
   if (dealii::Utilities::MPI::this_mpi_process(MPI_COMM_WORLD) != 0)
     delete ::testing::UnitTest::GetInstance()->listeners().Release(
-      ::testing::UnitTest::GetInstance()->listeners().default_result_printer());
+        ::testing::UnitTest::GetInstance()->listeners().default_result_printer());
   const int local = RUN_ALL_TESTS();
   // A failure on any rank fails the run.
   return dealii::Utilities::MPI::max(local, MPI_COMM_WORLD);

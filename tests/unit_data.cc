@@ -19,8 +19,7 @@ namespace
     double mass = 0, mean[2] = {0, 0}, second[2] = {0, 0};
   };
 
-  Moments
-  moments_2d(const DensityField &f, const double L, const unsigned int n)
+  Moments moments_2d(const DensityField &f, const double L, const unsigned int n)
   {
     Moments      m;
     const double h = 2 * L / n;
@@ -39,8 +38,7 @@ namespace
     return m;
   }
 
-  std::unique_ptr<DataDistribution>
-  named(const std::string &type)
+  std::unique_ptr<DataDistribution> named(const std::string &type)
   {
     DataParameters p;
     p.type = type;
@@ -51,14 +49,13 @@ namespace
 TEST(GaussianMixture, MatchesTheExplicitBivariateNormal)
 {
   // One component with correlation: compare with the textbook formula.
-  const double sx = 0.8, sy = 0.5, rho = 0.6;
-  GaussianMixture g(2, {1.0}, {0.3, -0.2},
-                    {sx * sx, rho * sx * sy, rho * sx * sy, sy * sy});
-  const double x[2] = {0.9, 0.1};
-  const double zx = (x[0] - 0.3) / sx, zy = (x[1] + 0.2) / sy;
-  const double expected =
-    std::exp(-(zx * zx - 2 * rho * zx * zy + zy * zy) / (2 * (1 - rho * rho))) /
-    (2 * M_PI * sx * sy * std::sqrt(1 - rho * rho));
+  const double    sx = 0.8, sy = 0.5, rho = 0.6;
+  GaussianMixture g(2, {1.0}, {0.3, -0.2}, {sx * sx, rho * sx * sy, rho * sx * sy, sy * sy});
+  const double    x[2] = {0.9, 0.1};
+  const double    zx = (x[0] - 0.3) / sx, zy = (x[1] + 0.2) / sy;
+  const double    expected =
+      std::exp(-(zx * zx - 2 * rho * zx * zy + zy * zy) / (2 * (1 - rho * rho))) /
+      (2 * M_PI * sx * sy * std::sqrt(1 - rho * rho));
   EXPECT_NEAR(g.value(x), expected, 1e-14 * expected);
 }
 
@@ -66,14 +63,14 @@ TEST(GaussianMixture, TransportedLawHasTheForwardMoments)
 {
   // E[m X0 + sqrt(v) Z] = m E X0, Var = m^2 Var X0 + v.
   GaussianMixture g(2, {0.25, 0.75}, {-1, 0.5, 1, 0}, {0.2, 0.05, 0.05, 0.1, 0.3, 0, 0, 0.3});
-  const double m = 0.6, v = 0.4;
-  const auto   law = g.transported(m, v);
-  const auto   mom = moments_2d(*law, 8, 400);
-  const double mean_x = 0.25 * -1 + 0.75 * 1, second_x = 0.25 * (1 + 0.2) + 0.75 * (1 + 0.3);
+  const double    m = 0.6, v = 0.4;
+  const auto      law    = g.transported(m, v);
+  const auto      mom    = moments_2d(*law, 8, 400);
+  const double    mean_x = 0.25 * -1 + 0.75 * 1, second_x = 0.25 * (1 + 0.2) + 0.75 * (1 + 0.3);
   EXPECT_NEAR(mom.mass, 1.0, 1e-12);
   EXPECT_NEAR(mom.mean[0], m * mean_x, 1e-12);
-  EXPECT_NEAR(mom.second[0] - mom.mean[0] * mom.mean[0],
-              m * m * (second_x - mean_x * mean_x) + v, 1e-12);
+  EXPECT_NEAR(
+      mom.second[0] - mom.mean[0] * mom.mean[0], m * m * (second_x - mean_x * mean_x) + v, 1e-12);
 }
 
 TEST(GaussianMixture, RejectsBadCovariances)
@@ -106,8 +103,7 @@ TEST(Checkerboard, IsUniformOnEightSquaresAndDiffusesWithTheForwardMoments)
 {
   const auto   board = named("checkerboard");
   const auto   p0    = board->transported(1, 0);
-  const double on[2] = {-3 + 0.75, -3 + 0.75}, off[2] = {-3 + 0.75, -3 + 2.25},
-               out[2] = {3.5, 0};
+  const double on[2] = {-3 + 0.75, -3 + 0.75}, off[2] = {-3 + 0.75, -3 + 2.25}, out[2] = {3.5, 0};
   EXPECT_NEAR(p0->value(on), 1.0 / 18, 1e-15);
   EXPECT_EQ(p0->value(off), 0.0);
   EXPECT_EQ(p0->value(out), 0.0);

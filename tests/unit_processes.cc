@@ -12,8 +12,7 @@ using namespace scorefp;
 
 namespace
 {
-  ProcessParameters
-  preset(const std::string &type)
+  ProcessParameters preset(const std::string &type)
   {
     ProcessParameters p;
     p.type = type;
@@ -30,12 +29,11 @@ namespace
 
   // Classical RK4 on (m, v) with many steps: independent of the closed forms.
   void
-  integrate(const ForwardProcess &process, const double t0, const double t1, double &m,
-            double &v)
+  integrate(const ForwardProcess &process, const double t0, const double t1, double &m, double &v)
   {
-    const unsigned int n = 20000;
-    const double       h = (t1 - t0) / n;
-    auto rhs = [&](double t, double m_, double v_, double &dm, double &dv) {
+    const unsigned int n   = 20000;
+    const double       h   = (t1 - t0) / n;
+    auto               rhs = [&](double t, double m_, double v_, double &dm, double &dv) {
       const double a = process.drift_rate(t);
       dm             = -a * m_;
       dv             = -2 * a * v_ + process.diffusion_squared(t);
@@ -55,12 +53,13 @@ namespace
 } // namespace
 
 class Presets : public ::testing::TestWithParam<std::string>
-{};
+{
+};
 
 TEST_P(Presets, ClosedFormsSolveTheMomentOdes)
 {
-  const auto process = create_process(preset(GetParam()));
-  const double T     = process->final_time;
+  const auto   process = create_process(preset(GetParam()));
+  const double T       = process->final_time;
   for (const double fraction : {0.1, 0.5, 1.0})
     {
       double m = 1, v = 0;
@@ -91,9 +90,11 @@ TEST_P(Presets, ScaledCoefficientsMatchFiniteDifferencesOfTheScale)
       const double eps     = 1e-6 * T;
       const double c_prime = (scaling.scale(t + eps) - scaling.scale(t - eps)) / (2 * eps);
       const double c       = scaling.scale(t);
-      EXPECT_NEAR(scaling.drift_rate(t), process->drift_rate(t) + c_prime / c,
+      EXPECT_NEAR(scaling.drift_rate(t),
+                  process->drift_rate(t) + c_prime / c,
                   1e-6 * (1 + std::abs(scaling.drift_rate(t))));
-      EXPECT_NEAR(scaling.diffusion_squared(t), process->diffusion_squared(t) / (c * c),
+      EXPECT_NEAR(scaling.diffusion_squared(t),
+                  process->diffusion_squared(t) / (c * c),
                   1e-12 * scaling.diffusion_squared(t));
     }
   CoordinateScaling identity(*process, false, 1.3);
@@ -101,8 +102,7 @@ TEST_P(Presets, ScaledCoefficientsMatchFiniteDifferencesOfTheScale)
   EXPECT_EQ(identity.drift_rate(0.5 * T), process->drift_rate(0.5 * T));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllPresets, Presets,
-                         ::testing::Values("VP", "sub-VP", "VE", "EDM", "OU"));
+INSTANTIATE_TEST_SUITE_P(AllPresets, Presets, ::testing::Values("VP", "sub-VP", "VE", "EDM", "OU"));
 
 TEST(Processes, VpMatchesMathMdTable)
 {
@@ -119,8 +119,8 @@ TEST(Processes, RejectsBadParameters)
   ProcessParameters p;
   p.type = "VX";
   EXPECT_THROW(create_process(p), InputError);
-  p.type       = "VE";
-  p.sigma_max  = 0.001;
+  p.type      = "VE";
+  p.sigma_max = 0.001;
   EXPECT_THROW(create_process(p), InputError);
   p            = ProcessParameters();
   p.final_time = 0;

@@ -16,15 +16,20 @@ using VectorType = dealii::Vector<double>;
 namespace
 {
   // k(t) = 1 + t: y(t) = y0 exp(-(t + t^2/2)).
-  double rate(const double t) { return 1.0 + t; }
-  double exact(const double t) { return std::exp(-(t + 0.5 * t * t)); }
+  double rate(const double t)
+  {
+    return 1.0 + t;
+  }
+  double exact(const double t)
+  {
+    return std::exp(-(t + 0.5 * t * t));
+  }
 
-  LinearOdeOperators<VectorType>
-  scalar_operators()
+  LinearOdeOperators<VectorType> scalar_operators()
   {
     LinearOdeOperators<VectorType> ops;
     ops.apply_rhs = [](double t, const VectorType &y, VectorType &F) {
-      F    = y;
+      F = y;
       F *= -rate(t);
     };
     ops.solve_stage = [](double t, double gamma_h, const VectorType &rhs, VectorType &Y, bool) {
@@ -40,8 +45,7 @@ namespace
     return ops;
   }
 
-  double
-  error_with_steps(const DirkTableau &tableau, const unsigned int n)
+  double error_with_steps(const DirkTableau &tableau, const unsigned int n)
   {
     DirkIntegrator<VectorType> integrator(tableau, scalar_operators());
     VectorType                 y(1), y_new(1);
@@ -57,7 +61,8 @@ namespace
 } // namespace
 
 class Tableaus : public ::testing::TestWithParam<std::string>
-{};
+{
+};
 
 TEST_P(Tableaus, ConvergeAtTheirStatedOrder)
 {
@@ -86,7 +91,7 @@ TEST(Tableaus, EmbeddedEstimateScalesWithTheEmbeddedOrder)
   ASSERT_EQ(tableau.embedded_order, 3u);
   EXPECT_TRUE(tableau.stiffly_accurate);
   DirkIntegrator<VectorType> integrator(tableau, scalar_operators());
-  auto estimate = [&](const double h) {
+  auto                       estimate = [&](const double h) {
     VectorType y(1), y_new(1);
     y(0) = exact(0.3);
     return integrator.step(0.3, h, y, y_new, true).relative_error;

@@ -53,16 +53,14 @@ namespace scorefp
     class ExactDensityFunction : public Function<dim>
     {
     public:
-      void
-      set(std::unique_ptr<DensityField> field_at_t, const double scale)
+      void set(std::unique_ptr<DensityField> field_at_t, const double scale)
       {
         field = std::move(field_at_t);
         c     = scale;
         c_d   = std::pow(scale, dim);
       }
 
-      double
-      value(const Point<dim> &xi, const unsigned int = 0) const override
+      double value(const Point<dim> &xi, const unsigned int = 0) const override
       {
         double x[dim];
         for (unsigned int j = 0; j < dim; ++j)
@@ -71,8 +69,7 @@ namespace scorefp
       }
 
       /// The exact density at a point in original coordinates.
-      double
-      physical_value(const Point<dim> &x) const
+      double physical_value(const Point<dim> &x) const
       {
         double coordinates[dim];
         for (unsigned int j = 0; j < dim; ++j)
@@ -91,31 +88,26 @@ namespace scorefp
     {
     public:
       explicit DensityPostprocessor(const ExactDensityFunction<dim> &exact)
-        : exact(exact)
-      {}
-
-      void
-      set_scale(const double c)
+          : exact(exact)
       {
-        inverse_c_d = std::pow(c, -double(dim));
       }
 
-      void
-      evaluate_scalar_field(const DataPostprocessorInputs::Scalar<dim> &inputs,
-                            std::vector<Vector<double>> &computed) const override
+      void set_scale(const double c) { inverse_c_d = std::pow(c, -double(dim)); }
+
+      void evaluate_scalar_field(const DataPostprocessorInputs::Scalar<dim> &inputs,
+                                 std::vector<Vector<double>> &computed) const override
       {
         for (unsigned int q = 0; q < inputs.solution_values.size(); ++q)
           {
-            const double p_h   = inverse_c_d * inputs.solution_values[q];
-            const double p     = inverse_c_d * exact.value(inputs.evaluation_points[q]);
-            computed[q](0)     = p_h;
-            computed[q](1)     = p;
-            computed[q](2)     = p_h - p;
+            const double p_h = inverse_c_d * inputs.solution_values[q];
+            const double p   = inverse_c_d * exact.value(inputs.evaluation_points[q]);
+            computed[q](0)   = p_h;
+            computed[q](1)   = p;
+            computed[q](2)   = p_h - p;
           }
       }
 
-      std::vector<std::string>
-      get_names() const override
+      std::vector<std::string> get_names() const override
       {
         return {"density", "exact_density", "error"};
       }
@@ -124,11 +116,10 @@ namespace scorefp
       get_data_component_interpretation() const override
       {
         return std::vector<DataComponentInterpretation::DataComponentInterpretation>(
-          3, DataComponentInterpretation::component_is_scalar);
+            3, DataComponentInterpretation::component_is_scalar);
       }
 
-      UpdateFlags
-      get_needed_update_flags() const override
+      UpdateFlags get_needed_update_flags() const override
       {
         return update_values | update_quadrature_points;
       }
@@ -144,8 +135,7 @@ namespace scorefp
     class ScaledDataOut : public DataOut<dim>
     {
     public:
-      void
-      scale_coordinates(const double c)
+      void scale_coordinates(const double c)
       {
         for (auto &patch : this->patches)
           for (auto &vertex : patch.vertices)
@@ -165,33 +155,44 @@ namespace scorefp
       using MatrixType = typename Backend::Matrix;
 
     public:
-      DensitySolver(const Parameters & p,
+      DensitySolver(const Parameters  &p,
                     const unsigned int refinement_level,
                     const std::string &output_directory,
                     const bool         write_files,
                     const MPI_Comm     communicator);
-      DensityRunResult
-      run();
+      DensityRunResult run();
 
     private:
-      void setup_mesh_and_dofs();
-      void check_domain_holds_the_data();
-      QIterated<dim> data_quadrature() const;
-      void setup_points();
-      void assemble_matrices();
-      void project_initial_density();
+      void               setup_mesh_and_dofs();
+      void               check_domain_holds_the_data();
+      QIterated<dim>     data_quadrature() const;
+      void               setup_points();
+      void               assemble_matrices();
+      void               project_initial_density();
       DensityDiagnostics compute_diagnostics(const double t);
-      void set_exact(const double t);
-      void apply_rhs(const double t, const VectorType &y, VectorType &F);
-      unsigned int solve_stage(const double t, const double gamma_h, const VectorType &rhs,
-                               VectorType &Y, const bool final_stage);
-      unsigned int solve_mass(const VectorType &rhs, VectorType &x);
-      void output(const double t, const unsigned int index);
-      void write_statistics_row(const unsigned int step, const double t, const double dt,
-                                const DensityDiagnostics &d, const unsigned int iterations);
-      std::string failure_context(const double t, const unsigned int step) const;
+      void               set_exact(const double t);
+      void               apply_rhs(const double t, const VectorType &y, VectorType &F);
+      unsigned int       solve_stage(const double      t,
+                                     const double      gamma_h,
+                                     const VectorType &rhs,
+                                     VectorType       &Y,
+                                     const bool        final_stage);
+      unsigned int       solve_mass(const VectorType &rhs, VectorType &x);
+      void               output(const double t, const unsigned int index);
+      void               write_statistics_row(const unsigned int        step,
+                                              const double              t,
+                                              const double              dt,
+                                              const DensityDiagnostics &d,
+                                              const unsigned int        iterations);
+      std::string        failure_context(const double t, const unsigned int step) const;
+      void               print_progress(const unsigned int        step,
+                                        const double              t,
+                                        const double              dt,
+                                        const DensityDiagnostics &d,
+                                        const double              elapsed);
+      double             wall_seconds() const;
 
-      const Parameters &p;
+      const Parameters  &p;
       const unsigned int refinement_level;
       const std::string  directory;
       const bool         write_files;
@@ -199,10 +200,10 @@ namespace scorefp
       ConditionalOStream pcout;
       TimerOutput        timer;
 
-      std::unique_ptr<ForwardProcess>   process;
-      std::unique_ptr<DataDistribution> data;
+      std::unique_ptr<ForwardProcess>    process;
+      std::unique_ptr<DataDistribution>  data;
       std::unique_ptr<CoordinateScaling> scaling;
-      DirkTableau                       tableau;
+      DirkTableau                        tableau;
 
       std::unique_ptr<parallel::TriangulationBase<dim>> triangulation;
       std::unique_ptr<Mapping<dim>>                     mapping;
@@ -216,46 +217,45 @@ namespace scorefp
       MatrixType mass_matrix, advection_matrix, stiffness_matrix, stage_matrix;
       // The matrix the multigrid hierarchy was built from. A separate copy because the
       // preconditioner may keep referring to it while stage_matrix changes each stage.
-      MatrixType preconditioner_matrix;
+      MatrixType                                preconditioner_matrix;
       std::unique_ptr<typename Backend::AMG>    amg;
       std::unique_ptr<typename Backend::Jacobi> mass_preconditioner;
-      double amg_alpha = -1.0, amg_beta = -1.0; // coefficients the AMG was built for
-      unsigned int n_amg_builds = 0;
-      double stiffness_to_mass = 0.0; // max_i L_ii / M_ii
+      double       amg_alpha = -1.0, amg_beta = -1.0; // coefficients the AMG was built for
+      unsigned int n_amg_builds      = 0;
+      double       stiffness_to_mass = 0.0; // max_i L_ii / M_ii
 
       VectorType solution, ghosted, scratch;
 
-      ExactDensityFunction<dim>                  exact;
-      std::vector<double>                        output_times;
-      std::vector<Point<dim>>                    points; // original coordinates
+      ExactDensityFunction<dim> exact;
+      std::vector<double>       output_times;
+      std::vector<Point<dim>>   points; // original coordinates
       std::vector<std::unique_ptr<Utilities::MPI::RemotePointEvaluation<dim>>> point_caches;
 
-      std::ofstream                          statistics;
+      std::ofstream                               statistics;
       std::vector<std::pair<double, std::string>> pvd_records;
-      DensityRunResult                       result;
-      std::chrono::steady_clock::time_point  start_wall;
+      DensityRunResult                            result;
+      std::chrono::steady_clock::time_point       start_wall;
     };
 
     template <int dim, typename Backend>
-    DensitySolver<dim, Backend>::DensitySolver(const Parameters & p,
+    DensitySolver<dim, Backend>::DensitySolver(const Parameters  &p,
                                                const unsigned int refinement_level,
                                                const std::string &output_directory,
                                                const bool         write_files,
                                                const MPI_Comm     communicator)
-      : p(p)
-      , refinement_level(refinement_level)
-      , directory(output_directory)
-      , write_files(write_files)
-      , communicator(communicator)
-      , pcout(std::cout, Utilities::MPI::this_mpi_process(communicator) == 0)
-      , timer(pcout, TimerOutput::never, TimerOutput::wall_times)
-      , fe(p.discretization.degree)
+        : p(p)
+        , refinement_level(refinement_level)
+        , directory(output_directory)
+        , write_files(write_files)
+        , communicator(communicator)
+        , pcout(std::cout, Utilities::MPI::this_mpi_process(communicator) == 0)
+        , timer(pcout, TimerOutput::never, TimerOutput::wall_times)
+        , fe(p.discretization.degree)
     {
       process = create_process(p.process);
       data    = create_data(p.data, dim);
-      scaling = std::make_unique<CoordinateScaling>(*process,
-                                                    p.use_scaled_coordinates(),
-                                                    data->scale());
+      scaling =
+          std::make_unique<CoordinateScaling>(*process, p.use_scaled_coordinates(), data->scale());
       tableau = load_dirk_tableau(p.time_stepping.method);
 
       // Output times: the start, the requested times, and always the final time.
@@ -265,19 +265,18 @@ namespace scorefp
           output_times.push_back(t);
       else
         for (unsigned int k = 1; k <= p.output.n_output_intervals; ++k)
-          output_times.push_back(process->start_time +
-                                 (process->final_time - process->start_time) * k /
-                                   p.output.n_output_intervals);
+          output_times.push_back(process->start_time + (process->final_time - process->start_time) *
+                                                           k / p.output.n_output_intervals);
       output_times.push_back(process->final_time);
       std::sort(output_times.begin(), output_times.end());
-      output_times.erase(std::unique(output_times.begin(), output_times.end(),
+      output_times.erase(std::unique(output_times.begin(),
+                                     output_times.end(),
                                      [](double a, double b) { return std::abs(a - b) < 1e-14; }),
                          output_times.end());
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::setup_mesh_and_dofs()
+    void DensitySolver<dim, Backend>::setup_mesh_and_dofs()
     {
       TimerOutput::Scope scope(timer, "setup");
       triangulation = create_triangulation<dim>(communicator);
@@ -293,16 +292,19 @@ namespace scorefp
       DoFTools::make_hanging_node_constraints(dof_handler, constraints);
       if (p.discretization.boundary_condition == "dirichlet")
         for (const auto id : triangulation->get_boundary_ids())
-          VectorTools::interpolate_boundary_values(*mapping, dof_handler, id,
-                                                   Functions::ZeroFunction<dim>(), constraints);
+          VectorTools::interpolate_boundary_values(
+              *mapping, dof_handler, id, Functions::ZeroFunction<dim>(), constraints);
       constraints.close();
 
       DynamicSparsityPattern dsp(locally_relevant);
       DoFTools::make_sparsity_pattern(dof_handler, dsp, constraints, false);
-      SparsityTools::distribute_sparsity_pattern(dsp, locally_owned, communicator,
-                                                 locally_relevant);
-      for (MatrixType *m :
-           {&mass_matrix, &advection_matrix, &stiffness_matrix, &stage_matrix, &preconditioner_matrix})
+      SparsityTools::distribute_sparsity_pattern(
+          dsp, locally_owned, communicator, locally_relevant);
+      for (MatrixType *m : {&mass_matrix,
+                            &advection_matrix,
+                            &stiffness_matrix,
+                            &stage_matrix,
+                            &preconditioner_matrix})
         m->reinit(locally_owned, locally_owned, dsp, communicator);
       solution.reinit(locally_owned, communicator);
       scratch.reinit(locally_owned, communicator);
@@ -310,17 +312,15 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::set_exact(const double t)
+    void DensitySolver<dim, Backend>::set_exact(const double t)
     {
-      exact.set(data->transported(process->transition_mean_factor(t),
-                                  process->transition_variance(t)),
-                scaling->scale(t));
+      exact.set(
+          data->transported(process->transition_mean_factor(t), process->transition_variance(t)),
+          scaling->scale(t));
     }
 
     template <int dim, typename Backend>
-    QIterated<dim>
-    DensitySolver<dim, Backend>::data_quadrature() const
+    QIterated<dim> DensitySolver<dim, Backend>::data_quadrature() const
     {
       // Integrals of the exact initial density (mass check, L2 projection) use a
       // composite Gauss rule: data such as the checkerboard jump inside cells that are
@@ -329,8 +329,7 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::check_domain_holds_the_data()
+    void DensitySolver<dim, Backend>::check_domain_holds_the_data()
     {
       // The exact density must be (nearly) supported in the domain at the start and the
       // end: a zero-flux or Dirichlet wall through the data is a wrong problem, not a
@@ -339,9 +338,9 @@ namespace scorefp
         {
           set_exact(t);
           const QIterated<dim> quadrature = data_quadrature();
-          FEValues<dim>        fe_values(*mapping, fe, quadrature, update_quadrature_points |
-                                                                    update_JxW_values);
-          double             mass = 0;
+          FEValues<dim>        fe_values(
+              *mapping, fe, quadrature, update_quadrature_points | update_JxW_values);
+          double              mass = 0;
           std::vector<double> values(quadrature.size());
           for (const auto &cell : dof_handler.active_cell_iterators())
             if (cell->is_locally_owned())
@@ -366,8 +365,7 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::setup_points()
+    void DensitySolver<dim, Backend>::setup_points()
     {
       if (p.output.points_file.empty())
         return;
@@ -392,25 +390,26 @@ namespace scorefp
           cache->reinit(xi, *triangulation, *mapping);
           // Decided on all ranks together so that no rank is left waiting.
           if (Utilities::MPI::min(cache->all_points_found() ? 1 : 0, communicator) == 0)
-            throw InputError("Output/Points file '" + p.output.points_file +
-                             "' has points outside the mesh" +
-                             (scaling->enabled() ? " at t = " + std::to_string(output_times[k]) +
-                                                     " (in scaled coordinates)"
-                                                 : std::string()) +
-                             "; expected every point inside the domain.");
+            throw InputError(
+                "Output/Points file '" + p.output.points_file + "' has points outside the mesh" +
+                (scaling->enabled()
+                     ? " at t = " + std::to_string(output_times[k]) + " (in scaled coordinates)"
+                     : std::string()) +
+                "; expected every point inside the domain.");
           point_caches.push_back(std::move(cache));
         }
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::assemble_matrices()
+    void DensitySolver<dim, Backend>::assemble_matrices()
     {
       TimerOutput::Scope scope(timer, "assembly");
       const QGauss<dim>  quadrature(fe.degree + 1);
-      FEValues<dim>      fe_values(*mapping, fe, quadrature,
+      FEValues<dim>      fe_values(*mapping,
+                              fe,
+                              quadrature,
                               update_values | update_gradients | update_quadrature_points |
-                                update_JxW_values);
+                                  update_JxW_values);
       const unsigned int n = fe.n_dofs_per_cell();
       FullMatrix<double> cell_mass(n, n), cell_advection(n, n), cell_stiffness(n, n);
       std::vector<types::global_dof_index> dof_indices(n);
@@ -428,8 +427,8 @@ namespace scorefp
                 const Point<dim> &x   = fe_values.quadrature_point(q);
                 for (unsigned int i = 0; i < n; ++i)
                   {
-                    const Tensor<1, dim> grad_i = fe_values.shape_grad(i, q);
-                    const double         phi_i  = fe_values.shape_value(i, q);
+                    const Tensor<1, dim> grad_i   = fe_values.shape_grad(i, q);
+                    const double         phi_i    = fe_values.shape_value(i, q);
                     const double         x_grad_i = x * grad_i;
                     for (unsigned int j = 0; j < n; ++j)
                       {
@@ -451,17 +450,16 @@ namespace scorefp
       double ratio = 0;
       for (const auto i : locally_owned)
         ratio = std::max(ratio, stiffness_matrix.diag_element(i) / mass_matrix.diag_element(i));
-      stiffness_to_mass = Utilities::MPI::max(ratio, communicator);
+      stiffness_to_mass   = Utilities::MPI::max(ratio, communicator);
       mass_preconditioner = std::make_unique<typename Backend::Jacobi>();
       mass_preconditioner->initialize(mass_matrix);
     }
 
     template <int dim, typename Backend>
-    unsigned int
-    DensitySolver<dim, Backend>::solve_mass(const VectorType &rhs, VectorType &x)
+    unsigned int DensitySolver<dim, Backend>::solve_mass(const VectorType &rhs, VectorType &x)
     {
-      TimerOutput::Scope scope(timer, "linear solves (mass)");
-      SolverControl      control(p.linear_solver.maximum_iterations,
+      TimerOutput::Scope   scope(timer, "linear solves (mass)");
+      SolverControl        control(p.linear_solver.maximum_iterations,
                             p.linear_solver.relative_tolerance * rhs.l2_norm());
       SolverCG<VectorType> cg(control);
       try
@@ -480,21 +478,20 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::project_initial_density()
+    void DensitySolver<dim, Backend>::project_initial_density()
     {
       TimerOutput::Scope scope(timer, "initial projection");
       set_exact(process->start_time);
       // L2 projection (M y = (p0, phi)) rather than interpolation: it keeps the mass of
       // discontinuous data (checkerboard) and is the natural initial value for Galerkin.
       const QIterated<dim> quadrature = data_quadrature();
-      FEValues<dim>        fe_values(*mapping, fe, quadrature,
-                              update_values | update_quadrature_points | update_JxW_values);
-      const unsigned int n = fe.n_dofs_per_cell();
-      Vector<double>     cell_rhs(n);
-      std::vector<double> values(quadrature.size());
+      FEValues<dim>        fe_values(
+          *mapping, fe, quadrature, update_values | update_quadrature_points | update_JxW_values);
+      const unsigned int                   n = fe.n_dofs_per_cell();
+      Vector<double>                       cell_rhs(n);
+      std::vector<double>                  values(quadrature.size());
       std::vector<types::global_dof_index> dof_indices(n);
-      VectorType rhs(locally_owned, communicator);
+      VectorType                           rhs(locally_owned, communicator);
       for (const auto &cell : dof_handler.active_cell_iterators())
         if (cell->is_locally_owned())
           {
@@ -514,8 +511,7 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::apply_rhs(const double t, const VectorType &y, VectorType &F)
+    void DensitySolver<dim, Backend>::apply_rhs(const double t, const VectorType &y, VectorType &F)
     {
       // F = -K(t) y = -(a A + g^2/2 L) y in the mesh coordinates.
       advection_matrix.vmult(F, y);
@@ -525,12 +521,11 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    unsigned int
-    DensitySolver<dim, Backend>::solve_stage(const double      t,
-                                             const double      gamma_h,
-                                             const VectorType &rhs,
-                                             VectorType &      Y,
-                                             const bool        final_stage)
+    unsigned int DensitySolver<dim, Backend>::solve_stage(const double      t,
+                                                          const double      gamma_h,
+                                                          const VectorType &rhs,
+                                                          VectorType       &Y,
+                                                          const bool        final_stage)
     {
       const double alpha = gamma_h * scaling->drift_rate(t);
       const double beta  = gamma_h * 0.5 * scaling->diffusion_squared(t);
@@ -543,14 +538,14 @@ namespace scorefp
       // The AMG hierarchy is kept while the coefficients stay within a factor of the
       // ones it was built for; GMRES absorbs the difference.
       const auto drifted = [&](const double now, const double built) {
-        return std::abs(now - built) > p.linear_solver.preconditioner_rebuild *
-                                         std::max(std::abs(built), 1e-300);
+        return std::abs(now - built) >
+               p.linear_solver.preconditioner_rebuild * std::max(std::abs(built), 1e-300);
       };
       // While the stage matrix is dominated by the mass matrix (the diffusion number
       // beta max_i L_ii / M_ii is small: short steps, weak noise), point Jacobi needs as
       // few GMRES iterations as multigrid at a fraction of the cost per iteration.
       const bool mass_dominated =
-        beta * stiffness_to_mass < p.linear_solver.jacobi_diffusion_number;
+          beta * stiffness_to_mass < p.linear_solver.jacobi_diffusion_number;
       std::unique_ptr<typename Backend::Jacobi> jacobi;
       if (mass_dominated)
         {
@@ -573,13 +568,13 @@ namespace scorefp
       // is the only one that changes the mass (1^T K = 0 makes the other stages'
       // contributions mass-free), so it is solved to the full tolerance. The other
       // stages only need to be well below the time-step error.
-      const double tolerance =
-        final_stage ? p.linear_solver.relative_tolerance :
-                      std::max(p.linear_solver.relative_tolerance,
-                               std::min(1e-6, 1e-3 * p.time_stepping.tolerance));
-      SolverControl      control(p.linear_solver.maximum_iterations, tolerance * rhs.l2_norm());
+      const double  tolerance = final_stage
+                                    ? p.linear_solver.relative_tolerance
+                                    : std::max(p.linear_solver.relative_tolerance,
+                                              std::min(1e-6, 1e-3 * p.time_stepping.tolerance));
+      SolverControl control(p.linear_solver.maximum_iterations, tolerance * rhs.l2_norm());
       typename SolverGMRES<VectorType>::AdditionalData gmres_data(50);
-      SolverGMRES<VectorType> gmres(control, gmres_data);
+      SolverGMRES<VectorType>                          gmres(control, gmres_data);
       try
         {
           if (mass_dominated)
@@ -601,8 +596,7 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    DensityDiagnostics
-    DensitySolver<dim, Backend>::compute_diagnostics(const double t)
+    DensityDiagnostics DensitySolver<dim, Backend>::compute_diagnostics(const double t)
     {
       TimerOutput::Scope scope(timer, "errors");
       // One pass over the cells for mass and all three error norms and the norms of
@@ -610,12 +604,12 @@ namespace scorefp
       // taken in the mesh coordinates; relative norms and mass are the same in x.
       set_exact(t);
       ghosted = solution;
-      const QGauss<dim>   quadrature(fe.degree + 2);
-      FEValues<dim>       fe_values(*mapping, fe, quadrature,
-                              update_values | update_quadrature_points | update_JxW_values);
+      const QGauss<dim> quadrature(fe.degree + 2);
+      FEValues<dim>     fe_values(
+          *mapping, fe, quadrature, update_values | update_quadrature_points | update_JxW_values);
       std::vector<double> numerical(quadrature.size()), exact_values(quadrature.size());
-      double local[6] = {0, 0, 0, 0, 0, 0}; // mass, exact mass, |e|_1, |e|_2^2, |p|_1, |p|_2^2
-      double local_max[2] = {0, 0};            // |e|_inf, |p|_inf
+      double local[6]     = {0, 0, 0, 0, 0, 0}; // mass, exact mass, |e|_1, |e|_2^2, |p|_1, |p|_2^2
+      double local_max[2] = {0, 0};             // |e|_inf, |p|_inf
       for (const auto &cell : dof_handler.active_cell_iterators())
         if (cell->is_locally_owned())
           {
@@ -637,10 +631,10 @@ namespace scorefp
               }
           }
       double global[6], global_max[2];
-      Utilities::MPI::sum(ArrayView<const double>(local, 6), communicator,
-                          ArrayView<double>(global, 6));
-      Utilities::MPI::max(ArrayView<const double>(local_max, 2), communicator,
-                          ArrayView<double>(global_max, 2));
+      Utilities::MPI::sum(
+          ArrayView<const double>(local, 6), communicator, ArrayView<double>(global, 6));
+      Utilities::MPI::max(
+          ArrayView<const double>(local_max, 2), communicator, ArrayView<double>(global_max, 2));
       DensityDiagnostics d;
       d.mass        = global[0];
       d.exact_mass  = global[1];
@@ -651,19 +645,18 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::output(const double t, const unsigned int index)
+    void DensitySolver<dim, Backend>::output(const double t, const unsigned int index)
     {
       TimerOutput::Scope scope(timer, "output");
-      const double c = scaling->scale(t);
+      const double       c = scaling->scale(t);
       set_exact(t);
       ghosted = solution;
 
       if (!points.empty())
         {
-          const auto &cache = *point_caches[scaling->enabled() ? index : 0];
+          const auto               &cache = *point_caches[scaling->enabled() ? index : 0];
           const std::vector<double> values =
-            VectorTools::point_values<1>(cache, dof_handler, ghosted);
+              VectorTools::point_values<1>(cache, dof_handler, ghosted);
           std::vector<double> numerical(points.size()), exact_values(points.size());
           const double        inverse_c_d = std::pow(c, -double(dim));
           for (unsigned int i = 0; i < points.size(); ++i)
@@ -675,8 +668,8 @@ namespace scorefp
           result.exact_point_values.push_back(exact_values);
           if (write_files && Utilities::MPI::this_mpi_process(communicator) == 0)
             {
-              std::ofstream out(directory + "/point_values.csv", index == 0 ? std::ios::trunc
-                                                                            : std::ios::app);
+              std::ofstream out(directory + "/point_values.csv",
+                                index == 0 ? std::ios::trunc : std::ios::app);
               out << std::setprecision(12);
               if (index == 0)
                 {
@@ -717,7 +710,7 @@ namespace scorefp
       if (scaling->enabled())
         data_out.scale_coordinates(c);
       const std::string name =
-        data_out.write_vtu_with_pvtu_record(directory + "/", "solution", index, communicator, 4);
+          data_out.write_vtu_with_pvtu_record(directory + "/", "solution", index, communicator, 4);
       pvd_records.emplace_back(t, name);
       if (Utilities::MPI::this_mpi_process(communicator) == 0)
         {
@@ -728,25 +721,50 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    void
-    DensitySolver<dim, Backend>::write_statistics_row(const unsigned int        step,
-                                                      const double              t,
-                                                      const double              dt,
-                                                      const DensityDiagnostics &d,
-                                                      const unsigned int        iterations)
+    void DensitySolver<dim, Backend>::write_statistics_row(const unsigned int        step,
+                                                           const double              t,
+                                                           const double              dt,
+                                                           const DensityDiagnostics &d,
+                                                           const unsigned int        iterations)
     {
       if (!statistics.is_open())
         return;
-      const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_wall).count();
+      const double wall = wall_seconds();
       statistics << step << "," << t << "," << dt << "," << d.mass << "," << d.errors.l1 << ","
-                 << d.errors.l2 << "," << d.errors.linf << "," << iterations << "," << wall
-                 << "\n";
+                 << d.errors.l2 << "," << d.errors.linf << "," << iterations << "," << wall << "\n";
     }
 
     template <int dim, typename Backend>
-    std::string
-    DensitySolver<dim, Backend>::failure_context(const double t, const unsigned int step) const
+    double DensitySolver<dim, Backend>::wall_seconds() const
+    {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_wall).count();
+    }
+
+    template <int dim, typename Backend>
+    void DensitySolver<dim, Backend>::print_progress(const unsigned int        step,
+                                                     const double              t,
+                                                     const double              dt,
+                                                     const DensityDiagnostics &d,
+                                                     const double              elapsed)
+    {
+      const double fraction =
+          (t - process->start_time) / (process->final_time - process->start_time);
+      pcout << "  step " << std::setw(5) << step << "  t = " << std::setw(10)
+            << std::setprecision(5) << t << "  dt = " << std::setw(10) << std::setprecision(3) << dt
+            << "  L2 error = " << std::setw(9) << std::setprecision(3) << d.errors.l2
+            << "  mass = " << std::setprecision(12) << d.mass << "  ETA ";
+      // The estimate assumes the remaining time costs what the past did; before 2% of
+      // the interval it says nothing useful.
+      if (fraction < 0.02)
+        pcout << "--" << std::endl;
+      else
+        pcout << std::setprecision(2) << std::fixed << elapsed * (1 - fraction) / fraction << " s"
+              << std::defaultfloat << std::endl;
+    }
+
+    template <int dim, typename Backend>
+    std::string DensitySolver<dim, Backend>::failure_context(const double       t,
+                                                             const unsigned int step) const
     {
       std::ostringstream s;
       s << "At step " << step << ", t = " << std::setprecision(8) << t << ": ";
@@ -754,8 +772,7 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    DensityRunResult
-    DensitySolver<dim, Backend>::run()
+    DensityRunResult DensitySolver<dim, Backend>::run()
     {
       start_wall = std::chrono::steady_clock::now();
       setup_mesh_and_dofs();
@@ -791,20 +808,20 @@ namespace scorefp
       result.time_method        = tableau.name;
       result.scaled_coordinates = scaling->enabled();
 
-      pcout << "scorefp density: " << dim << "D " << process->name() << ", "
-            << data->description() << ", Q" << fe.degree << ", level " << refinement_level
-            << ", " << result.n_cells << " cells, " << result.n_dofs << " DoFs, "
-            << result.n_ranks << " rank(s), " << Backend::name << ", " << tableau.name
+      pcout << "scorefp density: " << dim << "D " << process->name() << ", " << data->description()
+            << ", Q" << fe.degree << ", level " << refinement_level << ", " << result.n_cells
+            << " cells, " << result.n_dofs << " DoFs, " << result.n_ranks << " rank(s), "
+            << Backend::name << ", " << tableau.name
             << (scaling->enabled() ? ", scaled coordinates" : "") << std::endl;
 
       LinearOdeOperators<VectorType> operators;
       operators.apply_rhs = [this](double t, const VectorType &y, VectorType &F) {
         apply_rhs(t, y, F);
       };
-      operators.solve_stage = [this](double t, double gamma_h, const VectorType &rhs,
-                                     VectorType &Y, bool final_stage) {
-        return solve_stage(t, gamma_h, rhs, Y, final_stage);
-      };
+      operators.solve_stage =
+          [this](double t, double gamma_h, const VectorType &rhs, VectorType &Y, bool final_stage) {
+            return solve_stage(t, gamma_h, rhs, Y, final_stage);
+          };
       operators.solve_mass = [this](const VectorType &rhs, VectorType &x) {
         return solve_mass(rhs, x);
       };
@@ -814,11 +831,11 @@ namespace scorefp
       DirkIntegrator<VectorType> integrator(tableau, operators);
       const StepSizeController   controller(p.time_stepping, tableau.embedded_order);
 
-      double             t     = process->start_time;
-      unsigned int       step  = 0;
+      double             t           = process->start_time;
+      unsigned int       step        = 0;
       DensityDiagnostics diagnostics = compute_diagnostics(t);
       result.initial_mass            = diagnostics.mass;
-      const auto record_output = [&](const unsigned int index) {
+      const auto record_output       = [&](const unsigned int index) {
         result.output_times.push_back(t);
         result.output_errors.push_back(diagnostics.errors);
         result.output_masses.push_back(diagnostics.mass);
@@ -828,11 +845,9 @@ namespace scorefp
       write_statistics_row(0, t, 0.0, diagnostics, 0);
       record_output(0);
 
-      VectorType   y_new(locally_owned, communicator);
-      double       h = controller.adaptive() ? p.time_stepping.initial_step
-                                             : p.time_stepping.fixed_step;
-      double       last_progress = -1e300;
-      const double interval      = process->final_time - process->start_time;
+      VectorType y_new(locally_owned, communicator);
+      double h = controller.adaptive() ? p.time_stepping.initial_step : p.time_stepping.fixed_step;
+      double last_progress = -1e300;
       for (unsigned int k = 1; k < output_times.size(); ++k)
         {
           const double target = output_times[k];
@@ -847,7 +862,7 @@ namespace scorefp
               else
                 h_try = (target - t) / std::ceil((target - t) / h - 1e-9);
               const StepReport report =
-                integrator.step(t, h_try, solution, y_new, controller.adaptive());
+                  integrator.step(t, h_try, solution, y_new, controller.adaptive());
               result.linear_iterations += report.linear_iterations;
               const double normalised = report.relative_error / p.time_stepping.tolerance;
               if (!std::isfinite(y_new.l2_norm()) || !std::isfinite(normalised))
@@ -867,30 +882,14 @@ namespace scorefp
                       // A step shortened to land on an output time says nothing
                       // about the step size the error allows: keep the larger one.
                       const double proposal = controller.next_step(h_try, normalised, true);
-                      h = reached ? std::max(proposal, h) : proposal;
+                      h                     = reached ? std::max(proposal, h) : proposal;
                     }
-                  const double elapsed =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start_wall)
-                      .count();
+                  const double elapsed = wall_seconds();
                   if (!p.output.quiet &&
                       (elapsed - last_progress >= p.output.progress_interval || t == target))
                     {
-                      last_progress         = elapsed;
-                      const double fraction = (t - process->start_time) / interval;
-                      pcout << "  step " << std::setw(5) << step << "  t = " << std::setw(10)
-                            << std::setprecision(5) << t << "  dt = " << std::setw(10)
-                            << std::setprecision(3) << h_try << "  L2 error = " << std::setw(9)
-                            << std::setprecision(3) << diagnostics.errors.l2
-                            << "  mass = " << std::setprecision(12) << diagnostics.mass
-                            << "  ETA ";
-                      // The estimate assumes the remaining time costs what the past did;
-                      // before 2% of the interval it says nothing useful.
-                      if (fraction < 0.02)
-                        pcout << "--" << std::endl;
-                      else
-                        pcout << std::setprecision(2) << std::fixed
-                              << elapsed * (1 - fraction) / fraction << " s" << std::defaultfloat
-                              << std::endl;
+                      last_progress = elapsed;
+                      print_progress(step, t, h_try, diagnostics, elapsed);
                     }
                 }
               else
@@ -911,8 +910,7 @@ namespace scorefp
       result.final_mass              = diagnostics.mass;
       result.final_errors            = diagnostics.errors;
       result.n_preconditioner_builds = n_amg_builds;
-      result.wall_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_wall).count();
+      result.wall_seconds            = wall_seconds();
       pcout << "  " << step << " steps (" << result.n_rejected_steps << " rejected), "
             << result.linear_iterations << " linear iterations, " << n_amg_builds
             << " multigrid setups; final relative L2 error " << std::setprecision(3)
@@ -925,15 +923,14 @@ namespace scorefp
   } // namespace density
 
   template <int dim, typename Backend>
-  DensityRunResult
-  solve_density(const Parameters & p,
-                const unsigned int refinement_level,
-                const std::string &output_directory,
-                const bool         write_files,
-                const MPI_Comm     communicator)
+  DensityRunResult solve_density(const Parameters  &p,
+                                 const unsigned int refinement_level,
+                                 const std::string &output_directory,
+                                 const bool         write_files,
+                                 const MPI_Comm     communicator)
   {
-    density::DensitySolver<dim, Backend> solver(p, refinement_level, output_directory,
-                                                write_files, communicator);
+    density::DensitySolver<dim, Backend> solver(
+        p, refinement_level, output_directory, write_files, communicator);
     return solver.run();
   }
 } // namespace scorefp

@@ -3,13 +3,10 @@
 
 namespace scorefp
 {
-  template DensityRunResult solve_density<1, TrilinosBackend>(const Parameters &, const unsigned int,
-                                                        const std::string &, const bool,
-                                                        const MPI_Comm);
-  template DensityRunResult solve_density<2, TrilinosBackend>(const Parameters &, const unsigned int,
-                                                        const std::string &, const bool,
-                                                        const MPI_Comm);
-  template DensityRunResult solve_density<3, TrilinosBackend>(const Parameters &, const unsigned int,
-                                                        const std::string &, const bool,
-                                                        const MPI_Comm);
+  template DensityRunResult solve_density<1, TrilinosBackend>(
+      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
+  template DensityRunResult solve_density<2, TrilinosBackend>(
+      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
+  template DensityRunResult solve_density<3, TrilinosBackend>(
+      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
 } // namespace scorefp

@@ -14,8 +14,7 @@ namespace scorefp
     // Cholesky factorisation of a small (d <= 3, or a few more) dense SPD matrix.
     // Written by hand: deal.II's LAPACKFullMatrix would work but costs a heavy
     // header for a 3x3 matrix evaluated once per mixture component.
-    bool
-    cholesky_factor(const unsigned int d, const double *a, double *l)
+    bool cholesky_factor(const unsigned int d, const double *a, double *l)
     {
       for (unsigned int i = 0; i < d * d; ++i)
         l[i] = 0.0;
@@ -39,8 +38,7 @@ namespace scorefp
     }
 
     // Phi(z1) - Phi(z2) for z1 >= z2 without cancellation in either tail.
-    double
-    normal_cdf_difference(const double z1, const double z2)
+    double normal_cdf_difference(const double z1, const double z2)
     {
       const double r = 1.0 / std::sqrt(2.0);
       if (z2 > 0.0)
@@ -55,14 +53,14 @@ namespace scorefp
                               const double                            cell_weight,
                               const double                            m,
                               const double                            v)
-        : corners(corners)
-        , cell_weight(cell_weight)
-        , m(m)
-        , standard_deviation(std::sqrt(v))
-      {}
+          : corners(corners)
+          , cell_weight(cell_weight)
+          , m(m)
+          , standard_deviation(std::sqrt(v))
+      {
+      }
 
-      double
-      value(const double *x) const override
+      double value(const double *x) const override
       {
         const double side = Checkerboard::side;
         double       sum  = 0.0;
@@ -86,11 +84,10 @@ namespace scorefp
 
     private:
       const std::vector<std::vector<double>> corners;
-      double                                  cell_weight, m, standard_deviation;
+      double                                 cell_weight, m, standard_deviation;
     };
 
-    std::string
-    join(const std::vector<double> &values)
+    std::string join(const std::vector<double> &values)
     {
       std::ostringstream s;
       for (unsigned int i = 0; i < values.size(); ++i)
@@ -103,19 +100,18 @@ namespace scorefp
                                    std::vector<double> weights_in,
                                    std::vector<double> means_in,
                                    std::vector<double> covariances_in)
-    : dim(dimension)
-    , weights(std::move(weights_in))
-    , means(std::move(means_in))
-    , covariances(std::move(covariances_in))
+      : dim(dimension)
+      , weights(std::move(weights_in))
+      , means(std::move(means_in))
+      , covariances(std::move(covariances_in))
   {
     const unsigned int K = weights.size();
     if (K == 0)
       throw InputError("Initial data/Weights is empty; expected one weight per mixture component.");
     if (means.size() != K * dim)
       throw InputError("Initial data/Means has " + std::to_string(means.size()) +
-                       " numbers; expected " + std::to_string(K * dim) + " (" +
-                       std::to_string(K) + " components in dimension " +
-                       std::to_string(dim) + ").");
+                       " numbers; expected " + std::to_string(K * dim) + " (" + std::to_string(K) +
+                       " components in dimension " + std::to_string(dim) + ").");
     if (covariances.size() == K)
       {
         // One number per component: an isotropic covariance s I.
@@ -127,8 +123,8 @@ namespace scorefp
       }
     if (covariances.size() != K * dim * dim)
       throw InputError("Initial data/Covariances has " + std::to_string(covariances.size()) +
-                       " numbers; expected " + std::to_string(K * dim * dim) +
-                       " (a row-major " + std::to_string(dim) + "x" + std::to_string(dim) +
+                       " numbers; expected " + std::to_string(K * dim * dim) + " (a row-major " +
+                       std::to_string(dim) + "x" + std::to_string(dim) +
                        " matrix per component) or " + std::to_string(K) +
                        " (one variance per component).");
     double total = 0.0;
@@ -163,12 +159,11 @@ namespace scorefp
       }
   }
 
-  double
-  GaussianMixture::value(const double *x) const
+  double GaussianMixture::value(const double *x) const
   {
-    double       sum = 0.0;
-    double       z[8];
-    const double *l  = cholesky.data();
+    double        sum = 0.0;
+    double        z[8];
+    const double *l = cholesky.data();
     for (unsigned int k = 0; k < weights.size(); ++k, l += dim * dim)
       {
         // Solve L z = x - mu_k by forward substitution; the exponent is -|z|^2/2.
@@ -186,8 +181,7 @@ namespace scorefp
     return sum;
   }
 
-  std::unique_ptr<DensityField>
-  GaussianMixture::transported(const double m, const double v) const
+  std::unique_ptr<DensityField> GaussianMixture::transported(const double m, const double v) const
   {
     // p_t = sum_k w_k N(m mu_k, m^2 Sigma_k + v I)   (MATH.md section 5).
     std::vector<double> new_means(means), new_covariances(covariances);
@@ -197,12 +191,11 @@ namespace scorefp
       for (unsigned int i = 0; i < dim; ++i)
         for (unsigned int j = 0; j < dim; ++j)
           new_covariances[k * dim * dim + i * dim + j] =
-            m * m * covariances[k * dim * dim + i * dim + j] + (i == j ? v : 0.0);
+              m * m * covariances[k * dim * dim + i * dim + j] + (i == j ? v : 0.0);
     return std::make_unique<GaussianMixture>(dim, weights, new_means, new_covariances);
   }
 
-  double
-  GaussianMixture::scale() const
+  double GaussianMixture::scale() const
   {
     double second_moment = 0.0;
     for (unsigned int k = 0; k < weights.size(); ++k)
@@ -212,14 +205,13 @@ namespace scorefp
     return std::sqrt(second_moment / dim);
   }
 
-  std::string
-  GaussianMixture::description() const
+  std::string GaussianMixture::description() const
   {
     return "Gaussian mixture with " + std::to_string(weights.size()) + " components";
   }
 
   Checkerboard::Checkerboard(const unsigned int dimension)
-    : dim(dimension)
+      : dim(dimension)
   {
     unsigned int n_cells = 1;
     for (unsigned int j = 0; j < dim; ++j)
@@ -238,17 +230,13 @@ namespace scorefp
       }
   }
 
-  std::unique_ptr<DensityField>
-  Checkerboard::transported(const double m, const double v) const
+  std::unique_ptr<DensityField> Checkerboard::transported(const double m, const double v) const
   {
-    return std::make_unique<TransportedCheckerboard>(cell_lower_corners,
-                                                     1.0 / cell_lower_corners.size(),
-                                                     m,
-                                                     v);
+    return std::make_unique<TransportedCheckerboard>(
+        cell_lower_corners, 1.0 / cell_lower_corners.size(), m, v);
   }
 
-  double
-  Checkerboard::scale() const
+  double Checkerboard::scale() const
   {
     double second_moment = 0.0; // of the first coordinate; all coordinates agree
     for (const auto &a : cell_lower_corners)
@@ -259,14 +247,13 @@ namespace scorefp
     return std::sqrt(second_moment / cell_lower_corners.size());
   }
 
-  std::string
-  Checkerboard::description() const
+  std::string Checkerboard::description() const
   {
     return "checkerboard with " + std::to_string(cell_lower_corners.size()) + " cells";
   }
 
-  std::unique_ptr<DataDistribution>
-  create_data(const DataParameters &p, const unsigned int dimension)
+  std::unique_ptr<DataDistribution> create_data(const DataParameters &p,
+                                                const unsigned int    dimension)
   {
     if (p.type == "gaussian mixture")
       return std::make_unique<GaussianMixture>(dimension, p.weights, p.means, p.covariances);
@@ -281,8 +268,8 @@ namespace scorefp
         if (p.type == "blob")
           {
             // Deveney et al.: 9 Gaussians, means 0.65 {(+-2,+-2),(0,0),(+-4,0),(0,+-4)}.
-            const double points[9][2] = {{-2, -2}, {-2, 2}, {2, -2}, {2, 2}, {0, 0},
-                                         {-4, 0},  {4, 0},  {0, -4}, {0, 4}};
+            const double points[9][2] = {
+                {-2, -2}, {-2, 2}, {2, -2}, {2, 2}, {0, 0}, {-4, 0}, {4, 0}, {0, -4}, {0, 4}};
             for (const auto &q : points)
               {
                 weights.push_back(1.0);

@@ -10,16 +10,17 @@
 
 namespace scorefp
 {
-  std::vector<std::vector<double>>
-  read_points_csv(const std::string &file, const unsigned int dim)
+  std::vector<std::vector<double>> read_points_csv(const std::string &file, const unsigned int dim)
   {
     std::ifstream in(file);
     if (!in)
-      throw InputError("Output/Points file '" + file + "' cannot be opened; expected a CSV "
-                       "file with " + std::to_string(dim) + " coordinates per line.");
+      throw InputError("Output/Points file '" + file +
+                       "' cannot be opened; expected a CSV "
+                       "file with " +
+                       std::to_string(dim) + " coordinates per line.");
     std::vector<std::vector<double>> points;
     std::string                      line;
-    unsigned int                     line_number = 0;
+    unsigned int                     line_number     = 0;
     bool                             first_data_line = true;
     while (std::getline(in, line))
       {
@@ -75,13 +76,12 @@ namespace scorefp
   }
 
   JsonWriter::JsonWriter(std::ostream &out)
-    : out(out)
+      : out(out)
   {
     out << std::setprecision(std::numeric_limits<double>::max_digits10);
   }
 
-  void
-  JsonWriter::key_prefix(const std::string &key)
+  void JsonWriter::key_prefix(const std::string &key)
   {
     if (!first_in_scope.empty())
       {
@@ -94,8 +94,7 @@ namespace scorefp
       out << "\"" << key << "\": ";
   }
 
-  JsonWriter &
-  JsonWriter::begin_object(const std::string &key)
+  JsonWriter &JsonWriter::begin_object(const std::string &key)
   {
     key_prefix(key);
     out << "{";
@@ -103,8 +102,7 @@ namespace scorefp
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::end_object()
+  JsonWriter &JsonWriter::end_object()
   {
     first_in_scope.pop_back();
     out << "\n" << std::string(2 * first_in_scope.size(), ' ') << "}";
@@ -113,8 +111,7 @@ namespace scorefp
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::begin_array(const std::string &key)
+  JsonWriter &JsonWriter::begin_array(const std::string &key)
   {
     key_prefix(key);
     out << "[";
@@ -122,16 +119,14 @@ namespace scorefp
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::end_array()
+  JsonWriter &JsonWriter::end_array()
   {
     first_in_scope.pop_back();
     out << "\n" << std::string(2 * first_in_scope.size(), ' ') << "]";
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::value(const std::string &key, const double x)
+  JsonWriter &JsonWriter::value(const std::string &key, const double x)
   {
     key_prefix(key);
     if (std::isfinite(x))
@@ -141,16 +136,14 @@ namespace scorefp
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::value(const std::string &key, const unsigned long long x)
+  JsonWriter &JsonWriter::value(const std::string &key, const unsigned long long x)
   {
     key_prefix(key);
     out << x;
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::value(const std::string &key, const std::string &x)
+  JsonWriter &JsonWriter::value(const std::string &key, const std::string &x)
   {
     key_prefix(key);
     out << "\"";
@@ -163,16 +156,14 @@ namespace scorefp
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::value(const std::string &key, const bool x)
+  JsonWriter &JsonWriter::value(const std::string &key, const bool x)
   {
     key_prefix(key);
     out << (x ? "true" : "false");
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::value(const std::string &key, const std::vector<double> &x)
+  JsonWriter &JsonWriter::value(const std::string &key, const std::vector<double> &x)
   {
     key_prefix(key);
     out << "[";
@@ -188,8 +179,7 @@ namespace scorefp
     return *this;
   }
 
-  JsonWriter &
-  JsonWriter::errors(const std::string &key, const ErrorNorms &e)
+  JsonWriter &JsonWriter::errors(const std::string &key, const ErrorNorms &e)
   {
     begin_object(key);
     value("L1", e.l1);
@@ -198,8 +188,7 @@ namespace scorefp
     return end_object();
   }
 
-  void
-  write_file_atomically(const std::string &path, const std::string &text)
+  void write_file_atomically(const std::string &path, const std::string &text)
   {
     const std::string temporary = path + ".tmp";
     {
@@ -212,36 +201,34 @@ namespace scorefp
       throw InputError("Cannot rename '" + temporary + "' to '" + path + "'.");
   }
 
-  void
-  ErrorNorms::take_maximum(const ErrorNorms &other)
+  void ErrorNorms::take_maximum(const ErrorNorms &other)
   {
     l1   = std::max(l1, other.l1);
     l2   = std::max(l2, other.l2);
     linf = std::max(linf, other.linf);
   }
 
-  void
-  write_run_json(JsonWriter &json, const DensityRunResult &r)
+  void write_run_json(JsonWriter &json, const DensityRunResult &r)
   {
     json.value("dimension", static_cast<unsigned long long>(r.dimension))
-      .value("n_ranks", static_cast<unsigned long long>(r.n_ranks))
-      .value("backend", r.backend)
-      .value("process", r.process)
-      .value("data", r.data)
-      .value("scaled_coordinates", r.scaled_coordinates)
-      .value("polynomial_degree", static_cast<unsigned long long>(r.degree))
-      .value("refinement_level", static_cast<unsigned long long>(r.refinement_level))
-      .value("n_cells", r.n_cells)
-      .value("n_dofs", r.n_dofs)
-      .value("time_method", r.time_method)
-      .value("start_time", r.start_time)
-      .value("final_time", r.final_time)
-      .value("n_steps", static_cast<unsigned long long>(r.n_steps))
-      .value("n_rejected_steps", static_cast<unsigned long long>(r.n_rejected_steps))
-      .value("linear_iterations", r.linear_iterations)
-      .value("preconditioner_builds", static_cast<unsigned long long>(r.n_preconditioner_builds))
-      .value("initial_mass", r.initial_mass)
-      .value("mass", r.final_mass);
+        .value("n_ranks", static_cast<unsigned long long>(r.n_ranks))
+        .value("backend", r.backend)
+        .value("process", r.process)
+        .value("data", r.data)
+        .value("scaled_coordinates", r.scaled_coordinates)
+        .value("polynomial_degree", static_cast<unsigned long long>(r.degree))
+        .value("refinement_level", static_cast<unsigned long long>(r.refinement_level))
+        .value("n_cells", r.n_cells)
+        .value("n_dofs", r.n_dofs)
+        .value("time_method", r.time_method)
+        .value("start_time", r.start_time)
+        .value("final_time", r.final_time)
+        .value("n_steps", static_cast<unsigned long long>(r.n_steps))
+        .value("n_rejected_steps", static_cast<unsigned long long>(r.n_rejected_steps))
+        .value("linear_iterations", r.linear_iterations)
+        .value("preconditioner_builds", static_cast<unsigned long long>(r.n_preconditioner_builds))
+        .value("initial_mass", r.initial_mass)
+        .value("mass", r.final_mass);
     json.begin_object("errors");
     json.errors("final", r.final_errors);
     json.errors("max_over_output_times", r.max_errors);

@@ -22,14 +22,13 @@ namespace scorefp
       // Artificial cells make the shared triangulation behave like a distributed one
       // (each rank knows only its cells and one layer of ghosts).
       return std::make_unique<parallel::shared::Triangulation<dim>>(
-        communicator, Triangulation<dim>::none, /*allow_artificial_cells=*/true);
+          communicator, Triangulation<dim>::none, /*allow_artificial_cells=*/true);
     else
       return std::make_unique<parallel::distributed::Triangulation<dim>>(communicator);
   }
 
   template <int dim>
-  void
-  make_mesh(Triangulation<dim> &tria, const MeshParameters &p, const unsigned int level)
+  void make_mesh(Triangulation<dim> &tria, const MeshParameters &p, const unsigned int level)
   {
     if (p.geometry == "box")
       {
@@ -42,10 +41,10 @@ namespace scorefp
           {
             lower[j]       = p.lower_corner[j];
             upper[j]       = p.upper_corner[j];
-            repetitions[j] = std::max(1u,
-                                      static_cast<unsigned int>(std::lround(
-                                        p.coarse_subdivisions *
-                                        (p.upper_corner[j] - p.lower_corner[j]) / shortest)));
+            repetitions[j] = std::max(
+                1u,
+                static_cast<unsigned int>(std::lround(
+                    p.coarse_subdivisions * (p.upper_corner[j] - p.lower_corner[j]) / shortest)));
           }
         GridGenerator::subdivided_hyper_rectangle(tria, repetitions, lower, upper);
       }
@@ -75,23 +74,22 @@ namespace scorefp
           }
       }
     else
-      throw InputError("Mesh/Geometry '" + p.geometry + "' is unknown; expected box, ball or gmsh.");
+      throw InputError("Mesh/Geometry '" + p.geometry +
+                       "' is unknown; expected box, ball or gmsh.");
     tria.refine_global(level);
   }
 
   template <int dim>
-  std::unique_ptr<Mapping<dim>>
-  create_mapping(const MeshParameters &p, const unsigned int degree)
+  std::unique_ptr<Mapping<dim>> create_mapping(const MeshParameters &p, const unsigned int degree)
   {
     return std::make_unique<MappingQ<dim>>(p.geometry == "box" ? 1 : degree);
   }
 
-#define SCOREFP_INSTANTIATE(dim)                                                          \
-  template std::unique_ptr<parallel::TriangulationBase<dim>> create_triangulation<dim>( \
-    const MPI_Comm);                                                                      \
-  template void make_mesh<dim>(Triangulation<dim> &, const MeshParameters &,            \
-                               const unsigned int);                                       \
-  template std::unique_ptr<Mapping<dim>> create_mapping<dim>(const MeshParameters &,     \
+#define SCOREFP_INSTANTIATE(dim)                                                                  \
+  template std::unique_ptr<parallel::TriangulationBase<dim>> create_triangulation<dim>(           \
+      const MPI_Comm);                                                                            \
+  template void make_mesh<dim>(Triangulation<dim> &, const MeshParameters &, const unsigned int); \
+  template std::unique_ptr<Mapping<dim>> create_mapping<dim>(const MeshParameters &,              \
                                                              const unsigned int);
   SCOREFP_INSTANTIATE(1)
   SCOREFP_INSTANTIATE(2)

@@ -14,8 +14,7 @@ namespace scorefp
 
   namespace
   {
-    std::string
-    one_line(const std::string &text)
+    std::string one_line(const std::string &text)
     {
       std::string out;
       bool        space = false;
@@ -34,16 +33,14 @@ namespace scorefp
 
     // deal.II's exception text carries a source location and a stack trace; the user
     // needs only the sentence that says what was wrong.
-    std::string
-    message_of(const dealii::ExceptionBase &e)
+    std::string message_of(const dealii::ExceptionBase &e)
     {
       std::ostringstream s;
       e.print_info(s);
       return one_line(s.str());
     }
 
-    std::vector<double>
-    parse_numbers(const std::string &text, const std::string &entry)
+    std::vector<double> parse_numbers(const std::string &text, const std::string &entry)
     {
       std::vector<double> numbers;
       std::string         token;
@@ -90,8 +87,8 @@ namespace scorefp
     }
 
     // Mixture entries: components separated by ';', numbers by ',' or spaces.
-    std::vector<std::vector<double>>
-    parse_components(const std::string &text, const std::string &entry)
+    std::vector<std::vector<double>> parse_components(const std::string &text,
+                                                      const std::string &entry)
     {
       std::vector<std::vector<double>> components;
       std::stringstream                in(text);
@@ -101,8 +98,7 @@ namespace scorefp
       return components;
     }
 
-    std::string
-    joined(const std::vector<std::string> &names)
+    std::string joined(const std::vector<std::string> &names)
     {
       std::string s;
       for (const auto &n : names)
@@ -111,42 +107,50 @@ namespace scorefp
     }
   } // namespace
 
-  bool
-  Parameters::use_scaled_coordinates() const
+  bool Parameters::use_scaled_coordinates() const
   {
     if (discretization.scaled_coordinates == "auto")
       return process.type == "VE" || process.type == "EDM";
     return discretization.scaled_coordinates == "true";
   }
 
-  void
-  declare_parameters(ParameterHandler &prm)
+  void declare_parameters(ParameterHandler &prm)
   {
-    prm.declare_entry("Dimension", "2", Patterns::Integer(1, 3),
-                      "Space dimension d of the process (1, 2 or 3).");
+    prm.declare_entry(
+        "Dimension", "2", Patterns::Integer(1, 3), "Space dimension d of the process (1, 2 or 3).");
 
     prm.enter_subsection("Process");
     {
-      prm.declare_entry("Type", "VP", Patterns::Selection(joined(process_names())),
+      prm.declare_entry("Type",
+                        "VP",
+                        Patterns::Selection(joined(process_names())),
                         "Forward SDE dX = -a(t) X dt + g(t) dW (MATH.md section 1): "
                         "VP and sub-VP (beta schedule), VE (geometric sigma), EDM "
                         "(sigma(t) = t), OU (constant rate and diffusion).");
-      prm.declare_entry("Start time", "0", Patterns::Double(0),
+      prm.declare_entry("Start time",
+                        "0",
+                        Patterns::Double(0),
                         "Time t0 at which the data distribution is placed (dimensionless "
                         "diffusion time).");
-      prm.declare_entry("Final time", "1", Patterns::Double(0),
+      prm.declare_entry("Final time",
+                        "1",
+                        Patterns::Double(0),
                         "Final time T (for EDM, T is the final noise level sigma_max).");
-      prm.declare_entry("beta min", "0.1", Patterns::Double(0),
-                        "VP/sub-VP: beta(0), in units of 1/time.");
-      prm.declare_entry("beta max", "20", Patterns::Double(0),
-                        "VP/sub-VP: beta(1), in units of 1/time.");
-      prm.declare_entry("sigma min", "0.01", Patterns::Double(0),
-                        "VE: sigma(0), in units of the data.");
-      prm.declare_entry("sigma max", "50", Patterns::Double(0),
-                        "VE: sigma(1), in units of the data.");
-      prm.declare_entry("OU rate", "1", Patterns::Double(0),
+      prm.declare_entry(
+          "beta min", "0.1", Patterns::Double(0), "VP/sub-VP: beta(0), in units of 1/time.");
+      prm.declare_entry(
+          "beta max", "20", Patterns::Double(0), "VP/sub-VP: beta(1), in units of 1/time.");
+      prm.declare_entry(
+          "sigma min", "0.01", Patterns::Double(0), "VE: sigma(0), in units of the data.");
+      prm.declare_entry(
+          "sigma max", "50", Patterns::Double(0), "VE: sigma(1), in units of the data.");
+      prm.declare_entry("OU rate",
+                        "1",
+                        Patterns::Double(0),
                         "OU: drift rate r in dX = -r X dt + sqrt(q) dW, units 1/time.");
-      prm.declare_entry("OU diffusion", "2", Patterns::Double(0),
+      prm.declare_entry("OU diffusion",
+                        "2",
+                        Patterns::Double(0),
                         "OU: diffusion q = g^2, units of data^2/time (q = 2r gives the "
                         "stationary law N(0, I)).");
     }
@@ -154,18 +158,25 @@ namespace scorefp
 
     prm.enter_subsection("Initial data");
     {
-      prm.declare_entry("Type", "blob",
+      prm.declare_entry("Type",
+                        "blob",
                         Patterns::Selection("gaussian mixture|blob|8gaussians|checkerboard"),
                         "Data distribution p0 (MATH.md section 6): blob and 8gaussians are 2D "
                         "mixtures, checkerboard is uniform on alternate cells of side 1.5 in "
                         "[-3,3]^d, 'gaussian mixture' reads the three entries below.");
-      prm.declare_entry("Weights", "1", Patterns::Anything(),
+      prm.declare_entry("Weights",
+                        "1",
+                        Patterns::Anything(),
                         "gaussian mixture: one positive weight per component, comma "
                         "separated (normalised to sum 1).");
-      prm.declare_entry("Means", "0", Patterns::Anything(),
+      prm.declare_entry("Means",
+                        "0",
+                        Patterns::Anything(),
                         "gaussian mixture: d coordinates per component; components "
                         "separated by ';' (e.g. '-1, 0; 1, 0').");
-      prm.declare_entry("Covariances", "1", Patterns::Anything(),
+      prm.declare_entry("Covariances",
+                        "1",
+                        Patterns::Anything(),
                         "gaussian mixture: per component either one variance (s I) or a "
                         "row-major symmetric positive definite d x d matrix; components "
                         "separated by ';'.");
@@ -174,25 +185,39 @@ namespace scorefp
 
     prm.enter_subsection("Mesh");
     {
-      prm.declare_entry("Geometry", "box", Patterns::Selection("box|ball|gmsh"),
+      prm.declare_entry("Geometry",
+                        "box",
+                        Patterns::Selection("box|ball|gmsh"),
                         "Computational domain: an axis-parallel box, a ball centred at 0, or "
                         "a Gmsh mesh file. With scaled coordinates the domain is given in "
                         "xi = x / c(t).");
-      prm.declare_entry("Box lower corner", "-5", Patterns::Anything(),
+      prm.declare_entry("Box lower corner",
+                        "-5",
+                        Patterns::Anything(),
                         "box: lower corner, one number (all directions) or d numbers.");
-      prm.declare_entry("Box upper corner", "5", Patterns::Anything(),
+      prm.declare_entry("Box upper corner",
+                        "5",
+                        Patterns::Anything(),
                         "box: upper corner, one number (all directions) or d numbers.");
       prm.declare_entry("Ball radius", "6", Patterns::Double(0), "ball: radius.");
-      prm.declare_entry("Gmsh file", "meshes/disk.msh", Patterns::Anything(),
+      prm.declare_entry("Gmsh file",
+                        "meshes/disk.msh",
+                        Patterns::Anything(),
                         "gmsh: path of a .msh file (format 2.2 or 4), relative to the "
                         "working directory.");
-      prm.declare_entry("Coarse subdivisions", "1", Patterns::Integer(1, 1000),
+      prm.declare_entry("Coarse subdivisions",
+                        "1",
+                        Patterns::Integer(1, 1000),
                         "box: cells of the coarse mesh along the shortest edge (other edges "
                         "in proportion).");
-      prm.declare_entry("Refinement levels", "4", Patterns::List(Patterns::Integer(0, 20), 1),
+      prm.declare_entry("Refinement levels",
+                        "4",
+                        Patterns::List(Patterns::Integer(0, 20), 1),
                         "Global refinements of the coarse mesh. Several values (e.g. "
                         "'3, 4, 5') run a convergence study.");
-      prm.declare_entry("Minimum mass in domain", "0.9999", Patterns::Double(0, 1),
+      prm.declare_entry("Minimum mass in domain",
+                        "0.9999",
+                        Patterns::Double(0, 1),
                         "The exact initial and final densities must put at least this "
                         "probability inside the domain; otherwise the run stops.");
     }
@@ -200,12 +225,17 @@ namespace scorefp
 
     prm.enter_subsection("Discretization");
     {
-      prm.declare_entry("Polynomial degree", "2", Patterns::Integer(1, 4),
+      prm.declare_entry("Polynomial degree",
+                        "2",
+                        Patterns::Integer(1, 4),
                         "Degree p of the continuous Q_p elements.");
-      prm.declare_entry("Boundary condition", "zero flux",
+      prm.declare_entry("Boundary condition",
+                        "zero flux",
                         Patterns::Selection("zero flux|dirichlet"),
                         "zero flux: J.n = 0 (natural, conserves mass); dirichlet: p = 0.");
-      prm.declare_entry("Scaled coordinates", "auto", Patterns::Selection("auto|true|false"),
+      prm.declare_entry("Scaled coordinates",
+                        "auto",
+                        Patterns::Selection("auto|true|false"),
                         "Solve for q(xi,t) = c^d p(c xi, t), c^2 = c0^2 + v(t) (MATH.md "
                         "section 2); auto uses them for VE and EDM. Results are reported in "
                         "the original coordinates.");
@@ -214,41 +244,60 @@ namespace scorefp
 
     prm.enter_subsection("Time stepping");
     {
-      prm.declare_entry("Method", "ARK436L2SA_DIRK_6_3_4",
+      prm.declare_entry("Method",
+                        "ARK436L2SA_DIRK_6_3_4",
                         Patterns::Selection(joined(dirk_tableau_names())),
                         "Diagonally implicit Runge-Kutta table from SUNDIALS ARKode "
                         "(NAME_stages_embedded-order_order): ARK436L2SA_DIRK_6_3_4 is "
                         "4th order, L-stable, stiffly accurate.");
-      prm.declare_entry("Tolerance", "1e-5", Patterns::Double(0),
+      prm.declare_entry("Tolerance",
+                        "1e-5",
+                        Patterns::Double(0),
                         "Adaptive steps: bound on the estimated relative L2 error of each "
                         "step (dimensionless).");
-      prm.declare_entry("Initial step", "1e-3", Patterns::Double(0),
-                        "First step size tried (units of time).");
-      prm.declare_entry("Fixed step", "0", Patterns::Double(0),
+      prm.declare_entry(
+          "Initial step", "1e-3", Patterns::Double(0), "First step size tried (units of time).");
+      prm.declare_entry("Fixed step",
+                        "0",
+                        Patterns::Double(0),
                         "If positive: constant step size (units of time), shortened to "
                         "hit output times; no error control.");
-      prm.declare_entry("Minimum step", "1e-12", Patterns::Double(0),
+      prm.declare_entry("Minimum step",
+                        "1e-12",
+                        Patterns::Double(0),
                         "The run stops with an error if adaptive steps fall below this.");
-      prm.declare_entry("Maximum steps", "1000000", Patterns::Integer(1),
+      prm.declare_entry("Maximum steps",
+                        "1000000",
+                        Patterns::Integer(1),
                         "The run stops with an error after this many steps.");
     }
     prm.leave_subsection();
 
     prm.enter_subsection("Linear solver");
     {
-      prm.declare_entry("Backend", "Trilinos", Patterns::Selection("Trilinos|PETSc"),
+      prm.declare_entry("Backend",
+                        "Trilinos",
+                        Patterns::Selection("Trilinos|PETSc"),
                         "Distributed linear algebra: Trilinos (Epetra, ML algebraic "
                         "multigrid) or PETSc (hypre BoomerAMG).");
-      prm.declare_entry("Relative tolerance", "1e-12", Patterns::Double(0, 1),
+      prm.declare_entry("Relative tolerance",
+                        "1e-12",
+                        Patterns::Double(0, 1),
                         "GMRES/CG stop when the residual falls below this times the "
                         "right-hand side norm.");
-      prm.declare_entry("Maximum iterations", "1000", Patterns::Integer(1),
+      prm.declare_entry("Maximum iterations",
+                        "1000",
+                        Patterns::Integer(1),
                         "Iteration limit of each linear solve.");
-      prm.declare_entry("Preconditioner rebuild", "0.5", Patterns::Double(0),
+      prm.declare_entry("Preconditioner rebuild",
+                        "0.5",
+                        Patterns::Double(0),
                         "The multigrid hierarchy is rebuilt when a coefficient of the stage "
                         "matrix M + h gamma (a A + g^2/2 L) changed by more than this "
                         "relative amount since it was built.");
-      prm.declare_entry("Jacobi diffusion number", "2", Patterns::Double(0),
+      prm.declare_entry("Jacobi diffusion number",
+                        "2",
+                        Patterns::Double(0),
                         "Stages whose diffusion number h gamma g^2/2 max_i(L_ii/M_ii) is "
                         "below this are preconditioned by point Jacobi instead of algebraic "
                         "multigrid (mass-dominated stages; 0 = always multigrid).");
@@ -257,34 +306,47 @@ namespace scorefp
 
     prm.enter_subsection("Output");
     {
-      prm.declare_entry("Directory", "output", Patterns::Anything(),
+      prm.declare_entry("Directory",
+                        "output",
+                        Patterns::Anything(),
                         "Where every file of the run goes (created if missing).");
-      prm.declare_entry("Number of output intervals", "10", Patterns::Integer(1),
+      prm.declare_entry("Number of output intervals",
+                        "10",
+                        Patterns::Integer(1),
                         "Output times equally spaced in [t0, T] (ignored if Output times "
                         "is set).");
-      prm.declare_entry("Output times", "", Patterns::List(Patterns::Double(0), 0),
+      prm.declare_entry("Output times",
+                        "",
+                        Patterns::List(Patterns::Double(0), 0),
                         "Explicit output times in [t0, T] (the final time is always "
                         "added).");
-      prm.declare_entry("Write VTU", "true", Patterns::Bool(),
+      prm.declare_entry("Write VTU",
+                        "true",
+                        Patterns::Bool(),
                         "Write solution.pvd with one .pvtu/.vtu set per output time.");
-      prm.declare_entry("Points file", "", Patterns::Anything(),
+      prm.declare_entry("Points file",
+                        "",
+                        Patterns::Anything(),
                         "CSV file with d coordinates per line (original coordinates; '#' "
                         "comments and a header line allowed): density and exact density "
                         "at these points go to point_values.csv at each output time.");
-      prm.declare_entry("Progress interval", "1", Patterns::Double(0),
+      prm.declare_entry("Progress interval",
+                        "1",
+                        Patterns::Double(0),
                         "Seconds of wall time between progress lines (0: every step).");
-      prm.declare_entry("Quiet", "false", Patterns::Bool(),
+      prm.declare_entry("Quiet",
+                        "false",
+                        Patterns::Bool(),
                         "Print only the run's header and result lines: no progress lines and "
                         "no timer table (for sweeps and scripts).");
     }
     prm.leave_subsection();
   }
 
-  Parameters
-  parse_parameters(ParameterHandler &prm)
+  Parameters parse_parameters(ParameterHandler &prm)
   {
     Parameters p;
-    p.dimension = prm.get_integer("Dimension");
+    p.dimension            = prm.get_integer("Dimension");
     const unsigned int dim = p.dimension;
 
     prm.enter_subsection("Process");
@@ -300,18 +362,18 @@ namespace scorefp
     prm.leave_subsection();
 
     prm.enter_subsection("Initial data");
-    p.data.type        = prm.get("Type");
-    p.data.weights     = parse_numbers(prm.get("Weights"), "Initial data/Weights");
+    p.data.type    = prm.get("Type");
+    p.data.weights = parse_numbers(prm.get("Weights"), "Initial data/Weights");
     if (p.data.type == "gaussian mixture")
       {
         const auto means = parse_components(prm.get("Means"), "Initial data/Means");
         const auto covariances =
-          parse_components(prm.get("Covariances"), "Initial data/Covariances");
+            parse_components(prm.get("Covariances"), "Initial data/Covariances");
         const std::size_t n = p.data.weights.size();
         if (means.size() != n || covariances.size() != n)
-          throw InputError("Initial data: Weights has " + std::to_string(n) + " components, Means " +
-                           std::to_string(means.size()) + " and Covariances " +
-                           std::to_string(covariances.size()) +
+          throw InputError("Initial data: Weights has " + std::to_string(n) +
+                           " components, Means " + std::to_string(means.size()) +
+                           " and Covariances " + std::to_string(covariances.size()) +
                            "; expected the same number (components separated by ';').");
         for (std::size_t k = 0; k < n; ++k)
           {
@@ -325,29 +387,32 @@ namespace scorefp
                 for (unsigned int j = 0; j < dim; ++j)
                   p.data.covariances.push_back(i == j ? covariances[k][0] : 0.0);
             else if (covariances[k].size() == dim * dim)
-              p.data.covariances.insert(p.data.covariances.end(), covariances[k].begin(),
-                                        covariances[k].end());
+              p.data.covariances.insert(
+                  p.data.covariances.end(), covariances[k].begin(), covariances[k].end());
             else
               throw InputError("Initial data/Covariances: component " + std::to_string(k) +
                                " has " + std::to_string(covariances[k].size()) +
-                               " numbers; expected 1 (a variance) or " +
-                               std::to_string(dim * dim) + " (a row-major matrix).");
+                               " numbers; expected 1 (a variance) or " + std::to_string(dim * dim) +
+                               " (a row-major matrix).");
           }
       }
     prm.leave_subsection();
 
     prm.enter_subsection("Mesh");
-    p.mesh.geometry     = prm.get("Geometry");
+    p.mesh.geometry = prm.get("Geometry");
     p.mesh.lower_corner =
-      corner(parse_numbers(prm.get("Box lower corner"), "Mesh/Box lower corner"), dim,
-             "Mesh/Box lower corner");
+        corner(parse_numbers(prm.get("Box lower corner"), "Mesh/Box lower corner"),
+               dim,
+               "Mesh/Box lower corner");
     p.mesh.upper_corner =
-      corner(parse_numbers(prm.get("Box upper corner"), "Mesh/Box upper corner"), dim,
-             "Mesh/Box upper corner");
+        corner(parse_numbers(prm.get("Box upper corner"), "Mesh/Box upper corner"),
+               dim,
+               "Mesh/Box upper corner");
     for (unsigned int j = 0; j < dim; ++j)
       if (!(p.mesh.upper_corner[j] > p.mesh.lower_corner[j]))
         throw InputError("Mesh/Box upper corner must exceed Mesh/Box lower corner in every "
-                         "coordinate (coordinate " + std::to_string(j) + " does not).");
+                         "coordinate (coordinate " +
+                         std::to_string(j) + " does not).");
     p.mesh.ball_radius         = prm.get_double("Ball radius");
     p.mesh.gmsh_file           = prm.get("Gmsh file");
     p.mesh.coarse_subdivisions = prm.get_integer("Coarse subdivisions");
@@ -379,22 +444,21 @@ namespace scorefp
     prm.leave_subsection();
 
     prm.enter_subsection("Linear solver");
-    p.linear_solver.backend                = prm.get("Backend");
-    p.linear_solver.relative_tolerance     = prm.get_double("Relative tolerance");
-    p.linear_solver.maximum_iterations     = prm.get_integer("Maximum iterations");
-    p.linear_solver.preconditioner_rebuild = prm.get_double("Preconditioner rebuild");
+    p.linear_solver.backend                 = prm.get("Backend");
+    p.linear_solver.relative_tolerance      = prm.get_double("Relative tolerance");
+    p.linear_solver.maximum_iterations      = prm.get_integer("Maximum iterations");
+    p.linear_solver.preconditioner_rebuild  = prm.get_double("Preconditioner rebuild");
     p.linear_solver.jacobi_diffusion_number = prm.get_double("Jacobi diffusion number");
     prm.leave_subsection();
 
     prm.enter_subsection("Output");
     p.output.directory          = prm.get("Directory");
     p.output.n_output_intervals = prm.get_integer("Number of output intervals");
-    p.output.output_times =
-      parse_numbers(prm.get("Output times"), "Output/Output times");
-    p.output.write_vtu         = prm.get_bool("Write VTU");
-    p.output.points_file       = prm.get("Points file");
-    p.output.progress_interval = prm.get_double("Progress interval");
-    p.output.quiet             = prm.get_bool("Quiet");
+    p.output.output_times       = parse_numbers(prm.get("Output times"), "Output/Output times");
+    p.output.write_vtu          = prm.get_bool("Write VTU");
+    p.output.points_file        = prm.get("Points file");
+    p.output.progress_interval  = prm.get_double("Progress interval");
+    p.output.quiet              = prm.get_bool("Quiet");
     prm.leave_subsection();
     if (p.output.directory.empty())
       throw InputError("Output/Directory is empty; expected a directory name.");
@@ -410,18 +474,18 @@ namespace scorefp
     return p;
   }
 
-  Parameters
-  read_parameters(ParameterHandler &              prm,
-                  const std::string &             file,
-                  const std::vector<std::string> &overrides)
+  Parameters read_parameters(ParameterHandler               &prm,
+                             const std::string              &file,
+                             const std::vector<std::string> &overrides)
   {
     {
       std::ifstream probe(file);
       if (!probe)
-        throw InputError("Parameter file '" + file + "' cannot be opened; expected a readable "
+        throw InputError("Parameter file '" + file +
+                         "' cannot be opened; expected a readable "
                          ".prm, .json or .xml file.");
     }
-    const auto dot = file.find_last_of('.');
+    const auto        dot       = file.find_last_of('.');
     const std::string extension = dot == std::string::npos ? "" : file.substr(dot);
     if (extension != ".prm" && extension != ".json" && extension != ".xml")
       throw InputError("Parameter file '" + file + "' has no .prm, .json or .xml extension.");
@@ -444,10 +508,10 @@ namespace scorefp
         if (equal == std::string::npos)
           throw InputError("Override '" + assignment +
                            "' has no '='; expected 'Section/Key=value'.");
-        std::string path  = assignment.substr(0, equal);
-        std::string value = assignment.substr(equal + 1);
+        std::string              path  = assignment.substr(0, equal);
+        std::string              value = assignment.substr(equal + 1);
         std::vector<std::string> sections;
-        std::size_t slash;
+        std::size_t              slash;
         while ((slash = path.find('/')) != std::string::npos)
           {
             sections.push_back(path.substr(0, slash));

@@ -8,14 +8,12 @@
 
 namespace scorefp
 {
-  double
-  ForwardProcess::transition_mean_factor(const double t) const
+  double ForwardProcess::transition_mean_factor(const double t) const
   {
     return mean_factor(t) / mean_factor(start_time);
   }
 
-  double
-  ForwardProcess::transition_variance(const double t) const
+  double ForwardProcess::transition_variance(const double t) const
   {
     // X_t = (m(t)/m(t0)) X_t0 + noise, so v(t) = (m(t)/m(t0))^2 v(t0) + v_{t0->t}.
     const double ratio = transition_mean_factor(t);
@@ -29,9 +27,10 @@ namespace scorefp
     {
     public:
       VariancePreservingProcess(const double beta0, const double beta1)
-        : beta0(beta0)
-        , beta1(beta1)
-      {}
+          : beta0(beta0)
+          , beta1(beta1)
+      {
+      }
       double beta(const double t) const { return beta0 + (beta1 - beta0) * t; }
       double integrated_beta(const double t) const
       {
@@ -43,10 +42,7 @@ namespace scorefp
       {
         return std::exp(-0.5 * integrated_beta(t));
       }
-      double variance(const double t) const override
-      {
-        return -std::expm1(-integrated_beta(t));
-      }
+      double variance(const double t) const override { return -std::expm1(-integrated_beta(t)); }
       std::string name() const override { return "VP"; }
 
     protected:
@@ -76,9 +72,10 @@ namespace scorefp
     {
     public:
       VarianceExplodingProcess(const double sigma_min, const double sigma_max)
-        : sigma_min(sigma_min)
-        , log_ratio(std::log(sigma_max / sigma_min))
-      {}
+          : sigma_min(sigma_min)
+          , log_ratio(std::log(sigma_max / sigma_min))
+      {
+      }
       double sigma(const double t) const { return sigma_min * std::exp(log_ratio * t); }
       double drift_rate(const double) const override { return 0.0; }
       double diffusion_squared(const double t) const override
@@ -101,10 +98,10 @@ namespace scorefp
     class EdmProcess : public ForwardProcess
     {
     public:
-      double drift_rate(const double) const override { return 0.0; }
-      double diffusion_squared(const double t) const override { return 2.0 * t; }
-      double mean_factor(const double) const override { return 1.0; }
-      double variance(const double t) const override { return t * t; }
+      double      drift_rate(const double) const override { return 0.0; }
+      double      diffusion_squared(const double t) const override { return 2.0 * t; }
+      double      mean_factor(const double) const override { return 1.0; }
+      double      variance(const double t) const override { return t * t; }
       std::string name() const override { return "EDM"; }
     };
 
@@ -113,9 +110,10 @@ namespace scorefp
     {
     public:
       OrnsteinUhlenbeckProcess(const double rate, const double diffusion)
-        : rate(rate)
-        , q(diffusion)
-      {}
+          : rate(rate)
+          , q(diffusion)
+      {
+      }
       double drift_rate(const double) const override { return rate; }
       double diffusion_squared(const double) const override { return q; }
       double mean_factor(const double t) const override { return std::exp(-rate * t); }
@@ -129,29 +127,26 @@ namespace scorefp
       double rate, q;
     };
 
-    void
-    require(const bool condition, const std::string &sentence)
+    void require(const bool condition, const std::string &sentence)
     {
       if (!condition)
         throw InputError(sentence);
     }
   } // namespace
 
-  std::vector<std::string>
-  process_names()
+  std::vector<std::string> process_names()
   {
     return {"VP", "sub-VP", "VE", "EDM", "OU"};
   }
 
-  std::unique_ptr<ForwardProcess>
-  create_process(const ProcessParameters &p)
+  std::unique_ptr<ForwardProcess> create_process(const ProcessParameters &p)
   {
     std::unique_ptr<ForwardProcess> process;
     if (p.type == "VP" || p.type == "sub-VP")
       {
         require(p.beta_min > 0 && p.beta_max >= p.beta_min,
                 "Process/beta min and beta max must satisfy 0 < beta min <= beta max (got " +
-                  std::to_string(p.beta_min) + " and " + std::to_string(p.beta_max) + ").");
+                    std::to_string(p.beta_min) + " and " + std::to_string(p.beta_max) + ").");
         if (p.type == "VP")
           process = std::make_unique<VariancePreservingProcess>(p.beta_min, p.beta_max);
         else
@@ -161,7 +156,7 @@ namespace scorefp
       {
         require(p.sigma_min > 0 && p.sigma_max > p.sigma_min,
                 "Process/sigma min and sigma max must satisfy 0 < sigma min < sigma max (got " +
-                  std::to_string(p.sigma_min) + " and " + std::to_string(p.sigma_max) + ").");
+                    std::to_string(p.sigma_min) + " and " + std::to_string(p.sigma_max) + ").");
         process = std::make_unique<VarianceExplodingProcess>(p.sigma_min, p.sigma_max);
       }
     else if (p.type == "EDM")
@@ -180,7 +175,7 @@ namespace scorefp
             "Process/Start time must be non-negative (got " + std::to_string(p.start_time) + ").");
     require(p.final_time > p.start_time,
             "Process/Final time must be larger than Process/Start time (got " +
-              std::to_string(p.final_time) + " <= " + std::to_string(p.start_time) + ").");
+                std::to_string(p.final_time) + " <= " + std::to_string(p.start_time) + ").");
     process->start_time = p.start_time;
     process->final_time = p.final_time;
     return process;
@@ -189,19 +184,18 @@ namespace scorefp
   CoordinateScaling::CoordinateScaling(const ForwardProcess &process,
                                        const bool            enabled,
                                        const double          data_scale)
-    : process(process)
-    , is_enabled(enabled)
-    , c0(data_scale)
-  {}
+      : process(process)
+      , is_enabled(enabled)
+      , c0(data_scale)
+  {
+  }
 
-  double
-  CoordinateScaling::scale(const double t) const
+  double CoordinateScaling::scale(const double t) const
   {
     return is_enabled ? std::sqrt(c0 * c0 + process.transition_variance(t)) : 1.0;
   }
 
-  double
-  CoordinateScaling::drift_rate(const double t) const
+  double CoordinateScaling::drift_rate(const double t) const
   {
     const double a = process.drift_rate(t);
     if (!is_enabled)
@@ -212,8 +206,7 @@ namespace scorefp
     return a + (process.diffusion_squared(t) - 2.0 * a * v) / (2.0 * c2);
   }
 
-  double
-  CoordinateScaling::diffusion_squared(const double t) const
+  double CoordinateScaling::diffusion_squared(const double t) const
   {
     const double c = scale(t);
     return process.diffusion_squared(t) / (c * c);

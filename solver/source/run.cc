@@ -17,32 +17,37 @@
 
 namespace scorefp
 {
-  DensityRunResult
-  solve_density_case(const Parameters & p,
-                     const unsigned int level,
-                     const std::string &directory,
-                     const bool         write_files,
-                     const MPI_Comm     communicator)
+  DensityRunResult solve_density_case(const Parameters  &p,
+                                      const unsigned int level,
+                                      const std::string &directory,
+                                      const bool         write_files,
+                                      const MPI_Comm     communicator)
   {
     const bool petsc = p.linear_solver.backend == "PETSc";
     switch (p.dimension)
       {
-        case 1:
-          return petsc ? solve_density<1, PETScBackend>(p, level, directory, write_files, communicator)
-                       : solve_density<1, TrilinosBackend>(p, level, directory, write_files, communicator);
-        case 2:
-          return petsc ? solve_density<2, PETScBackend>(p, level, directory, write_files, communicator)
-                       : solve_density<2, TrilinosBackend>(p, level, directory, write_files, communicator);
-        case 3:
-          return petsc ? solve_density<3, PETScBackend>(p, level, directory, write_files, communicator)
-                       : solve_density<3, TrilinosBackend>(p, level, directory, write_files, communicator);
-        default:
-          throw InputError("Dimension must be 1, 2 or 3 (got " + std::to_string(p.dimension) + ").");
+      case 1:
+        return petsc
+                   ? solve_density<1, PETScBackend>(p, level, directory, write_files, communicator)
+                   : solve_density<1, TrilinosBackend>(
+                         p, level, directory, write_files, communicator);
+      case 2:
+        return petsc
+                   ? solve_density<2, PETScBackend>(p, level, directory, write_files, communicator)
+                   : solve_density<2, TrilinosBackend>(
+                         p, level, directory, write_files, communicator);
+      case 3:
+        return petsc
+                   ? solve_density<3, PETScBackend>(p, level, directory, write_files, communicator)
+                   : solve_density<3, TrilinosBackend>(
+                         p, level, directory, write_files, communicator);
+      default:
+        throw InputError("Dimension must be 1, 2 or 3 (got " + std::to_string(p.dimension) + ").");
       }
   }
 
-  std::vector<double>
-  observed_rates(const std::vector<double> &errors, const std::vector<unsigned int> &levels)
+  std::vector<double> observed_rates(const std::vector<double>       &errors,
+                                     const std::vector<unsigned int> &levels)
   {
     std::vector<double> rates(errors.size(), std::numeric_limits<double>::quiet_NaN());
     for (unsigned int k = 1; k < errors.size(); ++k)
@@ -54,9 +59,9 @@ namespace scorefp
   std::vector<DensityRunResult>
   run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator)
   {
-    const bool root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
+    const bool         root      = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
     const std::string &directory = p.output.directory;
-    const auto &levels = p.mesh.refinement_levels;
+    const auto        &levels    = p.mesh.refinement_levels;
 
     // A summary.json left by an earlier run in this directory must not outlive a
     // failure of this one (each level's own directory is cleaned by the solver).
@@ -67,7 +72,7 @@ namespace scorefp
     for (const unsigned int level : levels)
       {
         const std::string level_directory =
-          levels.size() > 1 ? directory + "/level-" + std::to_string(level) : directory;
+            levels.size() > 1 ? directory + "/level-" + std::to_string(level) : directory;
         results.push_back(solve_density_case(p, level, level_directory, true, communicator));
       }
 
@@ -87,8 +92,8 @@ namespace scorefp
         linf.push_back(r.final_errors.linf);
         max_l2.push_back(r.max_errors.l2);
       }
-    const std::vector<double> l1_rates = observed_rates(l1, levels),
-                              l2_rates = observed_rates(l2, levels),
+    const std::vector<double> l1_rates   = observed_rates(l1, levels),
+                              l2_rates   = observed_rates(l2, levels),
                               linf_rates = observed_rates(linf, levels);
 
     if (levels.size() > 1 && root)

@@ -9,8 +9,7 @@
 
 namespace scorefp
 {
-  std::vector<std::string>
-  dirk_tableau_names()
+  std::vector<std::string> dirk_tableau_names()
   {
     return {"ARK436L2SA_DIRK_6_3_4",
             "ARK324L2SA_DIRK_4_2_3",
@@ -20,10 +19,9 @@ namespace scorefp
             "TRBDF2_3_3_2"};
   }
 
-  DirkTableau
-  load_dirk_tableau(const std::string &name)
+  DirkTableau load_dirk_tableau(const std::string &name)
   {
-    const std::string full = name.rfind("ARKODE_", 0) == 0 ? name : "ARKODE_" + name;
+    const std::string  full  = name.rfind("ARKODE_", 0) == 0 ? name : "ARKODE_" + name;
     ARKodeButcherTable table = ARKodeButcherTable_LoadDIRKByName(full.c_str());
     if (table == nullptr)
       throw InputError("Time stepping/Method '" + name +
@@ -61,20 +59,19 @@ namespace scorefp
 
   StepSizeController::StepSizeController(const TimeSteppingParameters &parameters,
                                          const unsigned int            embedded_order)
-    : adaptive_steps(parameters.fixed_step <= 0.0)
-    , exponent(1.0 / (embedded_order + 1.0))
-  {}
+      : adaptive_steps(parameters.fixed_step <= 0.0)
+      , exponent(1.0 / (embedded_order + 1.0))
+  {
+  }
 
-  bool
-  StepSizeController::accept(const double normalised_error) const
+  bool StepSizeController::accept(const double normalised_error) const
   {
     return !adaptive_steps || normalised_error <= 1.0;
   }
 
-  double
-  StepSizeController::next_step(const double h,
-                                const double normalised_error,
-                                const bool   accepted) const
+  double StepSizeController::next_step(const double h,
+                                       const double normalised_error,
+                                       const bool   accepted) const
   {
     if (!adaptive_steps)
       return h;
@@ -82,12 +79,11 @@ namespace scorefp
     const double max_factor = accepted ? 4.0 : 1.0;
     const double min_factor = 0.2;
     const double factor =
-      normalised_error > 0.0 ? safety * std::pow(normalised_error, -exponent) : max_factor;
+        normalised_error > 0.0 ? safety * std::pow(normalised_error, -exponent) : max_factor;
     return h * std::clamp(factor, min_factor, max_factor);
   }
 
-  double
-  StepSizeController::clip_to_target(const double t, const double h, const double target)
+  double StepSizeController::clip_to_target(const double t, const double h, const double target)
   {
     const double remaining = target - t;
     if (h >= remaining * (1.0 - 1e-12))

@@ -16,10 +16,9 @@ namespace scorefp
   /// writing files under output_directory (none if write_files is false).
   /// Collective over communicator. Throws InputError / SolverFailure.
   template <int dim, typename Backend>
-  DensityRunResult
-  solve_density(const Parameters & p,
-                const unsigned int refinement_level,
-                const std::string &output_directory,
-                const bool         write_files,
-                const MPI_Comm     communicator);
+  DensityRunResult solve_density(const Parameters  &p,
+                                 const unsigned int refinement_level,
+                                 const std::string &output_directory,
+                                 const bool         write_files,
+                                 const MPI_Comm     communicator);
 } // namespace scorefp

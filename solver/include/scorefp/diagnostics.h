@@ -16,7 +16,7 @@ namespace scorefp
 
   struct DensityDiagnostics
   {
-    double     mass = 0.0; // integral of p_h over the domain
+    double     mass       = 0.0; // integral of p_h over the domain
     double     exact_mass = 0.0;
     ErrorNorms errors;
   };
@@ -24,17 +24,17 @@ namespace scorefp
   /// Everything a density run reports (summary.json, convergence tables, tests).
   struct DensityRunResult
   {
-    unsigned int dimension = 0, n_ranks = 0, refinement_level = 0, degree = 0;
+    unsigned int       dimension = 0, n_ranks = 0, refinement_level = 0, degree = 0;
     unsigned long long n_dofs = 0, n_cells = 0;
-    double       start_time = 0.0, final_time = 0.0;
-    double       initial_mass = 0.0, final_mass = 0.0;
-    ErrorNorms   final_errors, max_errors; // max over output times
-    unsigned int n_steps = 0, n_rejected_steps = 0;
-    unsigned long long linear_iterations = 0;
-    unsigned int n_preconditioner_builds = 0;
-    double       wall_seconds = 0.0;
-    std::string  backend, process, data, time_method;
-    bool         scaled_coordinates = false;
+    double             start_time = 0.0, final_time = 0.0;
+    double             initial_mass = 0.0, final_mass = 0.0;
+    ErrorNorms         final_errors, max_errors; // max over output times
+    unsigned int       n_steps = 0, n_rejected_steps = 0;
+    unsigned long long linear_iterations       = 0;
+    unsigned int       n_preconditioner_builds = 0;
+    double             wall_seconds            = 0.0;
+    std::string        backend, process, data, time_method;
+    bool               scaled_coordinates = false;
     /// Output times with the solution's errors there.
     std::vector<double>     output_times;
     std::vector<ErrorNorms> output_errors;

@@ -20,9 +20,9 @@ namespace scorefp
     /// Solve (M + gamma_h K(t)) Y = rhs; Y holds a starting guess. final_stage is true
     /// when Y becomes y_{n+1} (stiffly accurate methods): its residual alone decides
     /// how well mass is conserved. Returns iterations.
-    std::function<unsigned int(double t, double gamma_h, const VectorType &rhs, VectorType &Y,
-                               bool final_stage)>
-      solve_stage;
+    std::function<unsigned int(
+        double t, double gamma_h, const VectorType &rhs, VectorType &Y, bool final_stage)>
+        solve_stage;
     /// Solve M x = rhs. Returns iterations.
     std::function<unsigned int(const VectorType &rhs, VectorType &x)> solve_mass;
     /// Mx = M x.
@@ -41,18 +41,18 @@ namespace scorefp
   {
   public:
     DirkIntegrator(const DirkTableau &tableau, const LinearOdeOperators<VectorType> &operators)
-      : tableau(tableau)
-      , ops(operators)
-    {}
+        : tableau(tableau)
+        , ops(operators)
+    {
+    }
 
     /// Advance y_old at time t by h into y_new. The error estimate costs one mass
     /// solve and is skipped when estimate_error is false (fixed steps).
-    StepReport
-    step(const double      t,
-         const double      h,
-         const VectorType &y_old,
-         VectorType &      y_new,
-         const bool        estimate_error)
+    StepReport step(const double      t,
+                    const double      h,
+                    const VectorType &y_old,
+                    VectorType       &y_new,
+                    const bool        estimate_error)
     {
       const unsigned int s = tableau.n_stages();
       if (stage_rhs.size() != s)
@@ -74,9 +74,8 @@ namespace scorefp
             if (tableau.a[i][j] != 0.0)
               rhs.add(h * tableau.a[i][j], stage_rhs[j]);
           if (tableau.a[i][i] != 0.0)
-            report.linear_iterations +=
-              ops.solve_stage(t_stage, h * tableau.a[i][i], rhs, stage,
-                              tableau.stiffly_accurate && i + 1 == s);
+            report.linear_iterations += ops.solve_stage(
+                t_stage, h * tableau.a[i][i], rhs, stage, tableau.stiffly_accurate && i + 1 == s);
           else if (i == 0)
             stage = y_old; // explicit first stage of an ESDIRK method
           else
@@ -107,15 +106,15 @@ namespace scorefp
           ops.apply_mass(y_new, mass_y_old);
           const double norm_squared = y_new * mass_y_old;
           report.relative_error =
-            std::sqrt(std::abs(error_squared) / std::max(norm_squared, 1e-300));
+              std::sqrt(std::abs(error_squared) / std::max(norm_squared, 1e-300));
         }
       return report;
     }
 
   private:
-    const DirkTableau                     tableau;
-    const LinearOdeOperators<VectorType>  ops;
-    std::vector<VectorType>               stage_rhs;
-    VectorType                            mass_y_old, rhs, stage;
+    const DirkTableau                    tableau;
+    const LinearOdeOperators<VectorType> ops;
+    std::vector<VectorType>              stage_rhs;
+    VectorType                           mass_y_old, rhs, stage;
   };
 } // namespace scorefp

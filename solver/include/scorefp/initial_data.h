@@ -22,20 +22,20 @@ namespace scorefp
   class DensityField
   {
   public:
-    virtual ~DensityField() = default;
+    virtual ~DensityField()                     = default;
     virtual double value(const double *x) const = 0;
   };
 
   class DataDistribution
   {
   public:
-    virtual ~DataDistribution() = default;
+    virtual ~DataDistribution()            = default;
     virtual unsigned int dimension() const = 0;
     /// The law of m X_0 + sqrt(v) Z, Z ~ N(0, I): the forward law at time t with
     /// m = m(t), v = v(t). v = 0 gives the data density itself (scaled by m).
     virtual std::unique_ptr<DensityField> transported(const double m, const double v) const = 0;
     /// sqrt(E|X_0|^2 / d): the data scale c0 of the scaled coordinates.
-    virtual double scale() const = 0;
+    virtual double      scale() const       = 0;
     virtual std::string description() const = 0;
   };
 
@@ -43,16 +43,16 @@ namespace scorefp
   class GaussianMixture : public DataDistribution, public DensityField
   {
   public:
-    GaussianMixture(const unsigned int   dimension,
-                    std::vector<double>  weights,
-                    std::vector<double>  means,
-                    std::vector<double>  covariances);
-    unsigned int dimension() const override { return dim; }
+    GaussianMixture(const unsigned int  dimension,
+                    std::vector<double> weights,
+                    std::vector<double> means,
+                    std::vector<double> covariances);
+    unsigned int                  dimension() const override { return dim; }
     std::unique_ptr<DensityField> transported(const double m, const double v) const override;
-    double value(const double *x) const override;
-    double scale() const override;
-    std::string description() const override;
-    unsigned int n_components() const { return weights.size(); }
+    double                        value(const double *x) const override;
+    double                        scale() const override;
+    std::string                   description() const override;
+    unsigned int                  n_components() const { return weights.size(); }
 
   private:
     unsigned int        dim;
@@ -68,12 +68,12 @@ namespace scorefp
   {
   public:
     explicit Checkerboard(const unsigned int dimension);
-    unsigned int dimension() const override { return dim; }
+    unsigned int                  dimension() const override { return dim; }
     std::unique_ptr<DensityField> transported(const double m, const double v) const override;
-    double scale() const override;
-    std::string description() const override;
+    double                        scale() const override;
+    std::string                   description() const override;
 
-    static constexpr double side = 1.5;
+    static constexpr double side  = 1.5;
     static constexpr double lower = -3.0;
 
   private:

@@ -12,8 +12,9 @@ namespace scorefp
   {
   public:
     explicit InputError(const std::string &sentence)
-      : std::runtime_error(sentence)
-    {}
+        : std::runtime_error(sentence)
+    {
+    }
   };
 
   // A numerical failure at run time (a linear solver that does not converge, a
@@ -23,7 +24,8 @@ namespace scorefp
   {
   public:
     explicit SolverFailure(const std::string &sentence)
-      : std::runtime_error(sentence)
-    {}
+        : std::runtime_error(sentence)
+    {
+    }
   };
 } // namespace scorefp

@@ -12,8 +12,7 @@ namespace scorefp
   /// Read a CSV file with `dim` coordinates per line. Lines starting with '#' and a
   /// first line that is not numeric (a header) are skipped. Throws InputError naming
   /// the file and line for anything else.
-  std::vector<std::vector<double>> read_points_csv(const std::string &file,
-                                                   const unsigned int dim);
+  std::vector<std::vector<double>> read_points_csv(const std::string &file, const unsigned int dim);
 
   /**
    * A minimal JSON writer. Written by hand because the JSON writer deal.II ships
@@ -36,8 +35,8 @@ namespace scorefp
     JsonWriter &errors(const std::string &key, const ErrorNorms &e);
 
   private:
-    void          key_prefix(const std::string &key);
-    std::ostream &out;
+    void              key_prefix(const std::string &key);
+    std::ostream     &out;
     std::vector<bool> first_in_scope;
   };
 

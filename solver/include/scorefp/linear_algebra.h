@@ -23,16 +23,14 @@ namespace scorefp
     using AMG                         = dealii::TrilinosWrappers::PreconditionAMG;
 
     /// matrix += factor * other, for matrices with the same sparsity pattern.
-    static void
-    add(Matrix &matrix, const double factor, const Matrix &other)
+    static void add(Matrix &matrix, const double factor, const Matrix &other)
     {
       matrix.add(factor, other);
     }
 
     /// Smoothed-aggregation AMG (ML) for M + h gamma K: nonsymmetric but dominated by
     /// the symmetric mass and diffusion parts, so the elliptic settings serve.
-    static void
-    initialize_amg(AMG &amg, const Matrix &matrix, const unsigned int degree)
+    static void initialize_amg(AMG &amg, const Matrix &matrix, const unsigned int degree)
     {
       typename AMG::AdditionalData data;
       data.elliptic              = true;
@@ -53,16 +51,14 @@ namespace scorefp
 
     /// matrix += factor * other. deal.II's MatrixBase::add() tells PETSc the patterns
     /// may differ, which makes MatAXPY rebuild the matrix; ours share one pattern.
-    static void
-    add(Matrix &matrix, const double factor, const Matrix &other)
+    static void add(Matrix &matrix, const double factor, const Matrix &other)
     {
       const PetscErrorCode ierr =
-        MatAXPY(matrix.petsc_matrix(), factor, static_cast<Mat>(other), SAME_NONZERO_PATTERN);
+          MatAXPY(matrix.petsc_matrix(), factor, static_cast<Mat>(other), SAME_NONZERO_PATTERN);
       AssertThrow(ierr == 0, dealii::ExcPETScError(ierr));
     }
 
-    static void
-    initialize_amg(AMG &amg, const Matrix &matrix, const unsigned int)
+    static void initialize_amg(AMG &amg, const Matrix &matrix, const unsigned int)
     {
       typename AMG::AdditionalData data;
       data.symmetric_operator = false;

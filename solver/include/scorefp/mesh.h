@@ -18,13 +18,12 @@ namespace scorefp
   /// Build the coarse mesh of p and refine it globally refinement_level times.
   /// Throws InputError for a missing or unreadable Gmsh file.
   template <int dim>
-  void
-  make_mesh(dealii::Triangulation<dim> &tria,
-            const MeshParameters &      p,
-            const unsigned int          refinement_level);
+  void make_mesh(dealii::Triangulation<dim> &tria,
+                 const MeshParameters       &p,
+                 const unsigned int          refinement_level);
 
   /// Q_degree mapping for curved domains (ball, Gmsh with manifolds), Q1 for a box.
   template <int dim>
-  std::unique_ptr<dealii::Mapping<dim>>
-  create_mapping(const MeshParameters &p, const unsigned int degree);
+  std::unique_ptr<dealii::Mapping<dim>> create_mapping(const MeshParameters &p,
+                                                       const unsigned int    degree);
 } // namespace scorefp

@@ -23,11 +23,11 @@ namespace scorefp
     std::string               geometry = "box"; // box, ball, gmsh
     std::vector<double>       lower_corner{-5.0};
     std::vector<double>       upper_corner{5.0};
-    double                    ball_radius         = 6.0;
+    double                    ball_radius = 6.0;
     std::string               gmsh_file;
     unsigned int              coarse_subdivisions = 1;
     std::vector<unsigned int> refinement_levels{4};
-    double                    minimum_mass        = 0.9999;
+    double                    minimum_mass = 0.9999;
   };
 
   struct DiscretizationParameters
@@ -48,13 +48,13 @@ namespace scorefp
 
   struct OutputParameters
   {
-    std::string         directory           = "output";
-    unsigned int        n_output_intervals  = 10;
+    std::string         directory          = "output";
+    unsigned int        n_output_intervals = 10;
     std::vector<double> output_times;
-    bool                write_vtu           = true;
+    bool                write_vtu = true;
     std::string         points_file;
-    double              progress_interval   = 1.0; // seconds of wall time between lines
-    bool                quiet               = false; // no progress lines, no timer table
+    double              progress_interval = 1.0;   // seconds of wall time between lines
+    bool                quiet             = false; // no progress lines, no timer table
   };
 
   struct Parameters
@@ -77,9 +77,9 @@ namespace scorefp
   /// Read FILE (.prm, .json or .xml, as deal.II's ParameterHandler reads them), apply
   /// the "Section/Key=value" overrides, and check every value. Throws InputError
   /// with one sentence naming the culprit.
-  Parameters read_parameters(dealii::ParameterHandler &                       prm,
-                             const std::string &                              file,
-                             const std::vector<std::string> &                 overrides);
+  Parameters read_parameters(dealii::ParameterHandler       &prm,
+                             const std::string              &file,
+                             const std::vector<std::string> &overrides);
 
   /// Parse the values currently held by prm into Parameters (and check them).
   Parameters parse_parameters(dealii::ParameterHandler &prm);

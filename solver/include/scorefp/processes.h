@@ -10,14 +10,14 @@ namespace scorefp
 {
   struct ProcessParameters
   {
-    std::string type = "VP"; // VP, sub-VP, VE, EDM, OU
-    double      start_time = 0.0;
-    double      final_time = 1.0;
-    double      beta_min   = 0.1;
-    double      beta_max   = 20.0;
-    double      sigma_min  = 0.01;
-    double      sigma_max  = 50.0;
-    double      ou_rate    = 1.0;
+    std::string type         = "VP"; // VP, sub-VP, VE, EDM, OU
+    double      start_time   = 0.0;
+    double      final_time   = 1.0;
+    double      beta_min     = 0.1;
+    double      beta_max     = 20.0;
+    double      sigma_min    = 0.01;
+    double      sigma_max    = 50.0;
+    double      ou_rate      = 1.0;
     double      ou_diffusion = 2.0;
   };
 
@@ -33,8 +33,8 @@ namespace scorefp
     /// m(t) = exp(-int_0^t a).
     virtual double mean_factor(const double t) const = 0;
     /// v(t), the variance of X_t | X_0 for a process started at t = 0.
-    virtual double variance(const double t) const = 0;
-    virtual std::string name() const = 0;
+    virtual double      variance(const double t) const = 0;
+    virtual std::string name() const                   = 0;
 
     /// The law of X_t given X_{t0} = x0 for data placed at the start time t0:
     /// N(transition_mean_factor(t) x0, transition_variance(t) I).
@@ -62,9 +62,7 @@ namespace scorefp
   class CoordinateScaling
   {
   public:
-    CoordinateScaling(const ForwardProcess &process,
-                      const bool            enabled,
-                      const double          data_scale);
+    CoordinateScaling(const ForwardProcess &process, const bool enabled, const double data_scale);
 
     double scale(const double t) const;
     /// a(t) + c'(t)/c(t): the drift rate in the coordinates the mesh lives in.

@@ -17,12 +17,12 @@ namespace scorefp
   struct DirkTableau
   {
     std::string                      name;
-    unsigned int                     order = 0;
+    unsigned int                     order          = 0;
     unsigned int                     embedded_order = 0;
     std::vector<std::vector<double>> a;
     std::vector<double>              b, b_embedded, c;
     /// b equals the last row of a and c_last = 1: y_{n+1} is the last stage.
-    bool stiffly_accurate = false;
+    bool         stiffly_accurate = false;
     unsigned int n_stages() const { return b.size(); }
   };
 
@@ -35,12 +35,12 @@ namespace scorefp
 
   struct TimeSteppingParameters
   {
-    std::string method          = "ARK436L2SA_DIRK_6_3_4";
-    double      tolerance       = 1e-5; // relative local error per step, L2 norm
-    double      initial_step    = 1e-3;
-    double      fixed_step      = 0.0; // > 0: constant steps, no error control
-    double      minimum_step    = 1e-12;
-    unsigned int maximum_steps  = 1000000;
+    std::string  method        = "ARK436L2SA_DIRK_6_3_4";
+    double       tolerance     = 1e-5; // relative local error per step, L2 norm
+    double       initial_step  = 1e-3;
+    double       fixed_step    = 0.0; // > 0: constant steps, no error control
+    double       minimum_step  = 1e-12;
+    unsigned int maximum_steps = 1000000;
   };
 
   /**
@@ -53,14 +53,13 @@ namespace scorefp
   class StepSizeController
   {
   public:
-    StepSizeController(const TimeSteppingParameters &parameters,
-                       const unsigned int            embedded_order);
+    StepSizeController(const TimeSteppingParameters &parameters, const unsigned int embedded_order);
     /// Is a step with normalised error (err / tol) acceptable?
     bool   accept(const double normalised_error) const;
     double next_step(const double h, const double normalised_error, const bool accepted) const;
     /// Clip h so that t + h does not overshoot the target and the remainder is not tiny.
     static double clip_to_target(const double t, const double h, const double target);
-    bool adaptive() const { return adaptive_steps; }
+    bool          adaptive() const { return adaptive_steps; }
 
   private:
     bool   adaptive_steps;
