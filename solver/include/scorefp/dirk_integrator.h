@@ -55,13 +55,16 @@ namespace scorefp
                     const bool        estimate_error)
     {
       const unsigned int s = tableau.n_stages();
-      if (stage_rhs.size() != s)
-        stage_rhs.resize(s);
-      for (auto &F : stage_rhs)
-        F.reinit(y_old, true);
-      mass_y_old.reinit(y_old, true);
-      rhs.reinit(y_old, true);
-      stage.reinit(y_old, true);
+      // Work vectors are laid out like y once; later steps reuse them.
+      if (stage_rhs.size() != s || rhs.size() != y_old.size())
+        {
+          stage_rhs.resize(s);
+          for (auto &F : stage_rhs)
+            F.reinit(y_old, true);
+          mass_y_old.reinit(y_old, true);
+          rhs.reinit(y_old, true);
+          stage.reinit(y_old, true);
+        }
 
       StepReport report;
       ops.apply_mass(y_old, mass_y_old);
