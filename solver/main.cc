@@ -58,7 +58,9 @@ main(int argc, char **argv)
               if (format != "prm" && format != "json" && format != "xml")
                 throw scorefp::InputError("--print-parameters takes prm, json or xml, not '" +
                                           format + "'.");
-              if (root)
+              if (root && format == "prm")
+                scorefp::print_parameter_manual(prm, std::cout);
+              else if (root)
                 prm.print_parameters(std::cout, style);
               return 0;
             }

@@ -193,6 +193,18 @@ def parameters():
                     "Linear solver", "Output"):
         check("subsection " + section in result.stdout, "--print-parameters lists " + section)
     entries = re.findall(r"^\s*set ", result.stdout, re.M)
+    allowed = re.findall(r"^\s*# Allowed: ", result.stdout, re.M)
+    check(len(allowed) == len(entries), "every entry lists its allowed values")
+    check("set Box lower corner = -5" in result.stdout, "names are spelt as in parameter files")
+    # The listing is itself a parameter file that runs.
+    with tempfile.TemporaryDirectory() as directory:
+        listing = os.path.join(directory, "all.prm")
+        with open(listing, "w") as f:
+            f.write(result.stdout)
+        check(run([listing, "--set", "Output/Directory=" + directory, "--set", "Output/Quiet=true",
+                   "--set", "Mesh/Refinement levels=2", "--set", "Output/Write VTU=false",
+                   "--set", "Mesh/Coarse subdivisions=4"], 1).returncode == 0,
+              "the --print-parameters listing runs as a parameter file")
     documented = re.findall(r"^\s*# .*", result.stdout, re.M)
     check(len(entries) >= 30 and len(documented) >= len(entries),
           "every entry has documentation (%d entries, %d comment lines)" % (len(entries), len(documented)))

@@ -3,6 +3,9 @@
 
 #include <deal.II/base/parameter_handler.h>
 
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -341,6 +344,80 @@ namespace scorefp
                         "no timer table (for sweeps and scripts).");
     }
     prm.leave_subsection();
+  }
+
+  namespace
+  {
+    // ParameterHandler's JSON output spells every character of a name other than
+    // letters and digits as "_XX" (hex); undo that for the listing.
+    std::string
+    demangle(const std::string &name)
+    {
+      std::string out;
+      for (std::size_t i = 0; i < name.size(); ++i)
+        if (name[i] == '_' && i + 2 < name.size() && std::isxdigit(name[i + 1]) &&
+            std::isxdigit(name[i + 2]))
+          {
+            out += static_cast<char>(std::stoi(name.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+          }
+        else
+          out += name[i];
+      return out;
+    }
+
+    void
+    wrap_comment(std::ostream &out, const std::string &indent, const std::string &text)
+    {
+      std::istringstream words(text);
+      std::string        word, line;
+      while (words >> word)
+        {
+          if (!line.empty() && line.size() + word.size() + 1 > 78 - indent.size())
+            {
+              out << indent << "# " << line << "\n";
+              line.clear();
+            }
+          line += (line.empty() ? "" : " ") + word;
+        }
+      if (!line.empty())
+        out << indent << "# " << line << "\n";
+    }
+
+    void
+    print_section(std::ostream &                     out,
+                  const boost::property_tree::ptree &section,
+                  const std::string &                indent)
+    {
+      for (const auto &[key, node] : section)
+        if (node.count("value") != 0)
+          {
+            wrap_comment(out, indent, node.get<std::string>("documentation"));
+            wrap_comment(out, indent,
+                         "Allowed: " + one_line(node.get<std::string>("pattern_description")));
+            out << indent << "set " << demangle(key) << " = "
+                << node.get<std::string>("default_value") << "\n\n";
+          }
+      for (const auto &[key, node] : section)
+        if (node.count("value") == 0)
+          {
+            out << indent << "subsection " << demangle(key) << "\n";
+            print_section(out, node, indent + "  ");
+            out << indent << "end\n\n";
+          }
+    }
+  } // namespace
+
+  void
+  print_parameter_manual(const ParameterHandler &prm, std::ostream &out)
+  {
+    std::stringstream json;
+    prm.print_parameters(json, ParameterHandler::JSON);
+    boost::property_tree::ptree tree;
+    boost::property_tree::read_json(json, tree);
+    out << "# scorefp parameters: every entry with its documentation, allowed values and\n"
+           "# default. This listing is itself a valid parameter file.\n\n";
+    print_section(out, tree, "");
   }
 
   Parameters parse_parameters(ParameterHandler &prm)

@@ -7,6 +7,7 @@
 #include <scorefp/processes.h>
 #include <scorefp/time_stepping.h>
 
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +74,10 @@ namespace scorefp
   };
 
   void declare_parameters(dealii::ParameterHandler &prm);
+
+  /// The manual: every entry in parameter-file syntax, each preceded by its
+  /// documentation and allowed values, and set to its default (--print-parameters).
+  void print_parameter_manual(const dealii::ParameterHandler &prm, std::ostream &out);
 
   /// Read FILE (.prm, .json or .xml, as deal.II's ParameterHandler reads them), apply
   /// the "Section/Key=value" overrides, and check every value. Throws InputError
