@@ -134,9 +134,9 @@ namespace scorefp
             for (unsigned int k = 0; k < results.size(); ++k)
               {
                 json.begin_object();
-                json.value("refinement_level", static_cast<unsigned long long>(levels[k]));
+                json.value("refinement_level", levels[k]);
                 json.value("n_dofs", results[k].n_dofs);
-                json.value("n_steps", static_cast<unsigned long long>(results[k].n_steps));
+                json.value("n_steps", results[k].n_steps);
                 json.errors("errors", results[k].final_errors);
                 json.errors("max_errors", results[k].max_errors);
                 json.begin_object("rates");

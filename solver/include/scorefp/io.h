@@ -29,6 +29,10 @@ namespace scorefp
     JsonWriter &end_array();
     JsonWriter &value(const std::string &key, const double x);
     JsonWriter &value(const std::string &key, const unsigned long long x);
+    JsonWriter &value(const std::string &key, const unsigned int x)
+    {
+      return value(key, static_cast<unsigned long long>(x));
+    }
     JsonWriter &value(const std::string &key, const std::string &x);
     JsonWriter &value(const std::string &key, const bool x);
     JsonWriter &value(const std::string &key, const std::vector<double> &x);
