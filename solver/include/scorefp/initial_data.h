@@ -52,7 +52,6 @@ namespace scorefp
     double                        value(const double *x) const override;
     double                        scale() const override;
     std::string                   description() const override;
-    unsigned int                  n_components() const { return weights.size(); }
 
   private:
     unsigned int        dim;

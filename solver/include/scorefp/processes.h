@@ -70,7 +70,6 @@ namespace scorefp
     /// g(t)^2 / c(t)^2.
     double diffusion_squared(const double t) const;
     bool   enabled() const { return is_enabled; }
-    double data_scale() const { return c0; }
 
   private:
     const ForwardProcess &process;
