@@ -2,6 +2,9 @@
 // backend, each instantiating dim = 1, 2, 3, so that a change recompiles two files.
 #pragma once
 
+#include "fe_output.h"
+
+#include <scorefp/density_snapshots.h>
 #include <scorefp/density_solver.h>
 #include <scorefp/dirk_integrator.h>
 #include <scorefp/initial_data.h>
@@ -10,6 +13,7 @@
 #include <scorefp/linear_algebra.h>
 #include <scorefp/mesh.h>
 #include <scorefp/processes.h>
+#include <scorefp/time_loop.h>
 
 #include <deal.II/base/conditional_ostream.h>
 #include <deal.II/base/function.h>
@@ -129,25 +133,6 @@ namespace scorefp
       double                           inverse_c_d = 1.0;
     };
 
-    /// DataOut whose patches are stretched from mesh coordinates xi to x = c xi, so
-    /// that ParaView shows scaled-coordinate runs in the original coordinates.
-    template <int dim>
-    class ScaledDataOut : public DataOut<dim>
-    {
-    public:
-      void scale_coordinates(const double c)
-      {
-        for (auto &patch : this->patches)
-          for (auto &vertex : patch.vertices)
-            vertex *= c;
-        for (auto &patch : this->patches)
-          if (patch.points_are_available)
-            for (unsigned int i = 0; i < dim; ++i)
-              for (unsigned int k = 0; k < patch.data.n_cols(); ++k)
-                patch.data(patch.data.n_rows() - dim + i, k) *= c;
-      }
-    };
-
     template <int dim, typename Backend>
     class DensitySolver
     {
@@ -160,6 +145,9 @@ namespace scorefp
                     const std::string &output_directory,
                     const bool         write_files,
                     const MPI_Comm     communicator);
+      /// Run on the caller's mesh instead of building one, and keep snapshots.
+      void use_mesh(const parallel::TriangulationBase<dim> &mesh,
+                    DensitySnapshots<dim, Backend>         &snapshots);
       DensityRunResult run();
 
     private:
@@ -184,12 +172,6 @@ namespace scorefp
                                               const double              dt,
                                               const DensityDiagnostics &d,
                                               const unsigned int        iterations);
-      std::string        failure_context(const double t, const unsigned int step) const;
-      void               print_progress(const unsigned int        step,
-                                        const double              t,
-                                        const double              dt,
-                                        const DensityDiagnostics &d,
-                                        const double              elapsed);
       double             wall_seconds() const;
 
       const Parameters  &p;
@@ -205,10 +187,14 @@ namespace scorefp
       std::unique_ptr<CoordinateScaling> scaling;
       DirkTableau                        tableau;
 
-      std::unique_ptr<parallel::TriangulationBase<dim>> triangulation;
+      std::unique_ptr<parallel::TriangulationBase<dim>> own_triangulation;
+      const parallel::TriangulationBase<dim>           *triangulation = nullptr;
+      DensitySnapshots<dim, Backend>                   *snapshots     = nullptr;
       std::unique_ptr<Mapping<dim>>                     mapping;
       FE_Q<dim>                                         fe;
-      DoFHandler<dim>                                   dof_handler;
+      // Shared so that snapshots can outlive the solver.
+      std::shared_ptr<DoFHandler<dim>> dof_handler_storage = std::make_shared<DoFHandler<dim>>();
+      DoFHandler<dim>                 &dof_handler         = *dof_handler_storage;
       IndexSet                                          locally_owned, locally_relevant;
       AffineConstraints<double>                         constraints;
 
@@ -258,29 +244,28 @@ namespace scorefp
           std::make_unique<CoordinateScaling>(*process, p.use_scaled_coordinates(), data->scale());
       tableau = load_dirk_tableau(p.time_stepping.method);
 
-      // Output times: the start, the requested times, and always the final time.
-      output_times = {process->start_time};
-      if (!p.output.output_times.empty())
-        for (const double t : p.output.output_times)
-          output_times.push_back(t);
-      else
-        for (unsigned int k = 1; k <= p.output.n_output_intervals; ++k)
-          output_times.push_back(process->start_time + (process->final_time - process->start_time) *
-                                                           k / p.output.n_output_intervals);
-      output_times.push_back(process->final_time);
-      std::sort(output_times.begin(), output_times.end());
-      output_times.erase(std::unique(output_times.begin(),
-                                     output_times.end(),
-                                     [](double a, double b) { return std::abs(a - b) < 1e-14; }),
-                         output_times.end());
+      output_times = make_output_times(*process, p.output.output_times, p.output.n_output_intervals);
+    }
+
+    template <int dim, typename Backend>
+    void DensitySolver<dim, Backend>::use_mesh(const parallel::TriangulationBase<dim> &mesh,
+                                               DensitySnapshots<dim, Backend>         &keep)
+    {
+      triangulation = &mesh;
+      snapshots     = &keep;
+      keep.dof_handler = dof_handler_storage;
     }
 
     template <int dim, typename Backend>
     void DensitySolver<dim, Backend>::setup_mesh_and_dofs()
     {
       TimerOutput::Scope scope(timer, "setup");
-      triangulation = create_triangulation<dim>(communicator);
-      make_mesh(*triangulation, p.mesh, refinement_level);
+      if (triangulation == nullptr)
+        {
+          own_triangulation = create_triangulation<dim>(communicator);
+          make_mesh(*own_triangulation, p.mesh, refinement_level);
+          triangulation = own_triangulation.get();
+        }
       mapping = create_mapping<dim>(p.mesh, p.discretization.degree);
       dof_handler.reinit(*triangulation);
       dof_handler.distribute_dofs(fe);
@@ -337,30 +322,11 @@ namespace scorefp
       for (const double t : {process->start_time, process->final_time})
         {
           set_exact(t);
-          const QIterated<dim> quadrature = data_quadrature();
-          FEValues<dim>        fe_values(
-              *mapping, fe, quadrature, update_quadrature_points | update_JxW_values);
-          double              mass = 0;
-          std::vector<double> values(quadrature.size());
-          for (const auto &cell : dof_handler.active_cell_iterators())
-            if (cell->is_locally_owned())
-              {
-                fe_values.reinit(cell);
-                exact.value_list(fe_values.get_quadrature_points(), values);
-                for (unsigned int q = 0; q < quadrature.size(); ++q)
-                  mass += values[q] * fe_values.JxW(q);
-              }
-          mass = Utilities::MPI::sum(mass, communicator);
-          if (mass < p.mesh.minimum_mass)
-            {
-              std::ostringstream s;
-              s << "The domain holds only " << std::setprecision(6) << mass
-                << " of the probability at t = " << t << "; expected at least "
-                << p.mesh.minimum_mass
-                << " (Mesh/Minimum mass in domain): enlarge the domain in the Mesh section"
-                << (scaling->enabled() ? " (given in scaled coordinates xi = x / c(t))." : ".");
-              throw InputError(s.str());
-            }
+          check_mass_in_domain(
+              integrate_over_mesh(*triangulation, *mapping, data_quadrature(), exact),
+              p.mesh.minimum_mass,
+              t,
+              scaling->enabled());
         }
     }
 
@@ -652,6 +618,18 @@ namespace scorefp
       set_exact(t);
       ghosted = solution;
 
+      if (snapshots != nullptr)
+        {
+          // dq/dt = M^{-1} F(t, q): the semi-discrete time derivative.
+          VectorType F(locally_owned, communicator), derivative(locally_owned, communicator);
+          apply_rhs(t, solution, F);
+          solve_mass(F, derivative);
+          snapshots->times.push_back(t);
+          snapshots->densities.emplace_back(ghosted);
+          snapshots->derivatives.emplace_back(locally_owned, locally_relevant, communicator);
+          snapshots->derivatives.back() = derivative;
+        }
+
       if (!points.empty())
         {
           const auto               &cache = *point_caches[scaling->enabled() ? index : 0];
@@ -695,29 +673,15 @@ namespace scorefp
       ScaledDataOut<dim> data_out;
       data_out.attach_dof_handler(dof_handler);
       data_out.add_data_vector(ghosted, postprocessor);
-      Vector<float> subdomain(triangulation->n_active_cells());
-      subdomain = static_cast<float>(triangulation->locally_owned_subdomain());
-      data_out.add_data_vector(subdomain, "subdomain");
-      DataOutBase::VtkFlags flags;
-      flags.time                     = t;
-      flags.write_higher_order_cells = dim > 1;
-      flags.compression_level        = DataOutBase::VtkFlags::best_speed;
-      data_out.set_flags(flags);
-      if (p.mesh.geometry == "box")
-        data_out.build_patches(fe.degree);
-      else
-        data_out.build_patches(*mapping, fe.degree, DataOut<dim>::curved_inner_cells);
-      if (scaling->enabled())
-        data_out.scale_coordinates(c);
-      const std::string name =
-          data_out.write_vtu_with_pvtu_record(directory + "/", "solution", index, communicator, 4);
-      pvd_records.emplace_back(t, name);
-      if (Utilities::MPI::this_mpi_process(communicator) == 0)
-        {
-          // Rewritten at every output so that ParaView can follow a running case.
-          std::ofstream pvd(directory + "/solution.pvd");
-          DataOutBase::write_pvd_record(pvd, pvd_records);
-        }
+      data_out.write_time_step(*triangulation,
+                               *mapping,
+                               p.mesh.geometry != "box",
+                               fe.degree,
+                               scaling->enabled() ? c : 1.0,
+                               t,
+                               directory,
+                               index,
+                               pvd_records);
     }
 
     template <int dim, typename Backend>
@@ -738,37 +702,6 @@ namespace scorefp
     double DensitySolver<dim, Backend>::wall_seconds() const
     {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_wall).count();
-    }
-
-    template <int dim, typename Backend>
-    void DensitySolver<dim, Backend>::print_progress(const unsigned int        step,
-                                                     const double              t,
-                                                     const double              dt,
-                                                     const DensityDiagnostics &d,
-                                                     const double              elapsed)
-    {
-      const double fraction =
-          (t - process->start_time) / (process->final_time - process->start_time);
-      pcout << "  step " << std::setw(5) << step << "  t = " << std::setw(10)
-            << std::setprecision(5) << t << "  dt = " << std::setw(10) << std::setprecision(3) << dt
-            << "  L2 error = " << std::setw(9) << std::setprecision(3) << d.errors.l2
-            << "  mass = " << std::setprecision(12) << d.mass << "  ETA ";
-      // The estimate assumes the remaining time costs what the past did; before 2% of
-      // the interval it says nothing useful.
-      if (fraction < 0.02)
-        pcout << "--" << std::endl;
-      else
-        pcout << std::setprecision(2) << std::fixed << elapsed * (1 - fraction) / fraction << " s"
-              << std::defaultfloat << std::endl;
-    }
-
-    template <int dim, typename Backend>
-    std::string DensitySolver<dim, Backend>::failure_context(const double       t,
-                                                             const unsigned int step) const
-    {
-      std::ostringstream s;
-      s << "At step " << step << ", t = " << std::setprecision(8) << t << ": ";
-      return s.str();
     }
 
     template <int dim, typename Backend>
@@ -829,82 +762,49 @@ namespace scorefp
         mass_matrix.vmult(Mx, x);
       };
       DirkIntegrator<VectorType> integrator(tableau, operators);
-      const StepSizeController   controller(p.time_stepping, tableau.embedded_order);
 
-      double             t           = process->start_time;
-      unsigned int       step        = 0;
-      DensityDiagnostics diagnostics = compute_diagnostics(t);
+      const double       t0          = process->start_time;
+      DensityDiagnostics diagnostics = compute_diagnostics(t0);
       result.initial_mass            = diagnostics.mass;
-      const auto record_output       = [&](const unsigned int index) {
+      const auto record_output       = [&](const unsigned int index, const double t) {
         result.output_times.push_back(t);
         result.output_errors.push_back(diagnostics.errors);
         result.output_masses.push_back(diagnostics.mass);
         result.max_errors.take_maximum(diagnostics.errors);
         output(t, index);
+        if (statistics.is_open())
+          statistics.flush();
       };
-      write_statistics_row(0, t, 0.0, diagnostics, 0);
-      record_output(0);
+      write_statistics_row(0, t0, 0.0, diagnostics, 0);
+      record_output(0, t0);
 
-      VectorType y_new(locally_owned, communicator);
-      double h = controller.adaptive() ? p.time_stepping.initial_step : p.time_stepping.fixed_step;
-      double last_progress = -1e300;
-      for (unsigned int k = 1; k < output_times.size(); ++k)
-        {
-          const double target = output_times[k];
-          while (t < target)
-            {
-              if (step >= p.time_stepping.maximum_steps)
-                throw SolverFailure(failure_context(t, step) +
-                                    "the step limit Time stepping/Maximum steps was reached.");
-              double h_try;
-              if (controller.adaptive())
-                h_try = StepSizeController::clip_to_target(t, h, target);
-              else
-                h_try = (target - t) / std::ceil((target - t) / h - 1e-9);
-              const StepReport report =
-                  integrator.step(t, h_try, solution, y_new, controller.adaptive());
-              result.linear_iterations += report.linear_iterations;
-              const double normalised = report.relative_error / p.time_stepping.tolerance;
-              if (!std::isfinite(y_new.l2_norm()) || !std::isfinite(normalised))
-                throw SolverFailure(failure_context(t, step) +
-                                    "the solution is no longer finite; lower Time "
-                                    "stepping/Tolerance or Fixed step.");
-              if (controller.accept(normalised))
-                {
-                  const bool reached = h_try >= (target - t) * (1.0 - 1e-12);
-                  t                  = reached ? target : t + h_try;
-                  solution.swap(y_new);
-                  ++step;
-                  diagnostics = compute_diagnostics(t);
-                  write_statistics_row(step, t, h_try, diagnostics, report.linear_iterations);
-                  if (controller.adaptive())
-                    {
-                      // A step shortened to land on an output time says nothing
-                      // about the step size the error allows: keep the larger one.
-                      const double proposal = controller.next_step(h_try, normalised, true);
-                      h                     = reached ? std::max(proposal, h) : proposal;
-                    }
-                  const double elapsed = wall_seconds();
-                  if (!p.output.quiet &&
-                      (elapsed - last_progress >= p.output.progress_interval || t == target))
-                    {
-                      last_progress = elapsed;
-                      print_progress(step, t, h_try, diagnostics, elapsed);
-                    }
-                }
-              else
-                {
-                  ++result.n_rejected_steps;
-                  h = controller.next_step(h_try, normalised, false);
-                  if (h < p.time_stepping.minimum_step)
-                    throw SolverFailure(failure_context(t, step) +
-                                        "the step size fell below Time stepping/Minimum step.");
-                }
-            }
-          record_output(k);
-          if (statistics.is_open())
-            statistics.flush();
-        }
+      TimeLoopHooks<VectorType> hooks;
+      hooks.step = [&](double t, double h, const VectorType &y, VectorType &y_new, bool estimate) {
+        return integrator.step(t, h, y, y_new, estimate);
+      };
+      hooks.accepted = [&](unsigned int step, double t, double h, const StepReport &report) {
+        diagnostics = compute_diagnostics(t);
+        write_statistics_row(step, t, h, diagnostics, report.linear_iterations);
+      };
+      hooks.output           = record_output;
+      hooks.progress_figures = [&]() {
+        std::ostringstream s;
+        s << "L2 error = " << std::setw(9) << std::setprecision(3) << diagnostics.errors.l2
+          << "  mass = " << std::setprecision(12) << diagnostics.mass;
+        return s.str();
+      };
+      hooks.wall_seconds = [this]() { return wall_seconds(); };
+      const TimeLoopCounters counters =
+          run_time_loop(output_times,
+                        p.time_stepping,
+                        tableau.embedded_order,
+                        p.output.progress_interval,
+                        p.output.quiet || !pcout.is_active() ? nullptr : &pcout.get_stream(),
+                        solution,
+                        hooks);
+      const unsigned int step   = counters.n_steps;
+      result.n_rejected_steps  = counters.n_rejected_steps;
+      result.linear_iterations = counters.linear_iterations;
 
       result.n_steps                 = step;
       result.final_mass              = diagnostics.mass;
@@ -931,6 +831,20 @@ namespace scorefp
   {
     density::DensitySolver<dim, Backend> solver(
         p, refinement_level, output_directory, write_files, communicator);
+    return solver.run();
+  }
+
+  template <int dim, typename Backend>
+  DensityRunResult solve_density_on(const Parameters                                &p,
+                                    const dealii::parallel::TriangulationBase<dim> &mesh,
+                                    const unsigned int                              refinement_level,
+                                    const std::string                              &output_directory,
+                                    const bool                                      write_files,
+                                    DensitySnapshots<dim, Backend>                 &snapshots)
+  {
+    density::DensitySolver<dim, Backend> solver(
+        p, refinement_level, output_directory, write_files, mesh.get_communicator());
+    solver.use_mesh(mesh, snapshots);
     return solver.run();
   }
 } // namespace scorefp

@@ -1,12 +1,20 @@
 // Explicit instantiation of the density solver for the PETScBackend.
 #include "density_solver.templates.h"
 
+#define SCOREFP_INSTANTIATE(dim)                                                                  \
+  template DensityRunResult solve_density<dim, PETScBackend>(                                     \
+      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm); \
+  template DensityRunResult solve_density_on<dim, PETScBackend>(                                  \
+      const Parameters &,                                                                       \
+      const dealii::parallel::TriangulationBase<dim> &,                                         \
+      const unsigned int,                                                                       \
+      const std::string &,                                                                      \
+      const bool,                                                                               \
+      DensitySnapshots<dim, PETScBackend> &);
+
 namespace scorefp
 {
-  template DensityRunResult solve_density<1, PETScBackend>(
-      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
-  template DensityRunResult solve_density<2, PETScBackend>(
-      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
-  template DensityRunResult solve_density<3, PETScBackend>(
-      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
+  SCOREFP_INSTANTIATE(1)
+  SCOREFP_INSTANTIATE(2)
+  SCOREFP_INSTANTIATE(3)
 } // namespace scorefp

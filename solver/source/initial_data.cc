@@ -2,6 +2,7 @@
 #include <scorefp/input_error.h>
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -9,7 +10,9 @@ namespace scorefp
 {
   namespace
   {
-    constexpr double pi = 3.14159265358979323846;
+    constexpr double pi           = 3.14159265358979323846;
+    constexpr double log_sqrt_2pi = 0.91893853320467274178; // log(sqrt(2 pi))
+    constexpr double infinity     = std::numeric_limits<double>::infinity();
 
     // Cholesky factorisation of a small (d <= 3, or a few more) dense SPD matrix.
     // Written by hand: deal.II's LAPACKFullMatrix would work but costs a heavy
@@ -37,6 +40,142 @@ namespace scorefp
       return true;
     }
 
+    // For Sigma = L L^T (L lower triangular): z = L^{-1} (x - mu) by forward substitution,
+    // and if y is given, y = L^{-T} z = Sigma^{-1} (x - mu) by back substitution.
+    // Returns |z|^2, so the Gaussian exponent is -|z|^2 / 2.
+    double whiten(const unsigned int d,
+                  const double      *l,
+                  const double      *mu,
+                  const double      *x,
+                  double            *z,
+                  double            *y)
+    {
+      double squared_norm = 0.0;
+      for (unsigned int i = 0; i < d; ++i)
+        {
+          double s = x[i] - mu[i];
+          for (unsigned int j = 0; j < i; ++j)
+            s -= l[i * d + j] * z[j];
+          z[i] = s / l[i * d + i];
+          squared_norm += z[i] * z[i];
+        }
+      if (y != nullptr)
+        for (unsigned int i = d; i-- > 0;)
+          {
+            double s = z[i];
+            for (unsigned int j = i + 1; j < d; ++j)
+              s -= l[j * d + i] * y[j];
+            y[i] = s / l[i * d + i];
+          }
+      return squared_norm;
+    }
+
+    // Streaming log-sum-exp of terms exp(e_k), optionally weighting vectors g_k:
+    // after all add() calls, log sum_k exp(e_k) = log_sum() and
+    // sum_k gamma_k g_k = weighted_sum / sum with gamma_k = exp(e_k) / sum_k exp(e_k).
+    // Nothing over- or underflows: every stored number is relative to the largest e_k.
+    struct LogSumExp
+    {
+      double max = -infinity, sum = 0.0;
+
+      // Adds exp(e); rescales the d entries of weighted_sum if e is the new maximum and
+      // returns the weight exp(e - max) of the new term (0 for e = -infinity).
+      double add(const double e, const unsigned int d = 0, double *weighted_sum = nullptr)
+      {
+        if (e == -infinity)
+          return 0.0;
+        if (e > max)
+          {
+            const double rescale = std::exp(max - e);
+            sum *= rescale;
+            for (unsigned int i = 0; i < d; ++i)
+              weighted_sum[i] *= rescale;
+            max = e;
+          }
+        const double weight = std::exp(e - max);
+        sum += weight;
+        return weight;
+      }
+
+      double log_sum() const { return sum > 0.0 ? max + std::log(sum) : -infinity; }
+    };
+
+    // log(1 - exp(a)) for a <= 0 without cancellation (Maechler, "Accurately computing
+    // log(1 - exp(-|a|))", 2012).
+    double log1m_exp(const double a)
+    {
+      return a > -std::log(2.0) ? std::log(-std::expm1(a)) : std::log1p(-std::exp(a));
+    }
+
+    // Upper-tail probability Q(z) = 1 - Phi(z) = erfc(z / sqrt 2) / 2. std::erfc underflows
+    // near z = 37 and loses digits in the subnormal range before that, so from z = 30 on
+    // Q(z) = phi(z) / z * series(z) with the asymptotic series
+    // sum_k (-1)^k (2k-1)!! / z^{2k}, truncated after k = 8 (below 1e-19 relative there).
+    constexpr double asymptotic_tail = 30.0;
+
+    double tail_series(const double z)
+    {
+      const double u      = 1.0 / (z * z);
+      double       series = 1.0, term = 1.0;
+      for (unsigned int k = 1; k <= 8; ++k)
+        {
+          term *= -(2.0 * k - 1.0) * u;
+          series += term;
+        }
+      return series;
+    }
+
+    // log Q(z) for z >= 0.
+    double log_upper_tail(const double z)
+    {
+      if (z < asymptotic_tail)
+        return std::log(0.5 * std::erfc(z / std::sqrt(2.0)));
+      return -0.5 * z * z - std::log(z) - log_sqrt_2pi + std::log(tail_series(z));
+    }
+
+    // The hazard phi(z) / Q(z) for z >= 0 (about z + 1/z far out), without forming
+    // differences of large logarithms.
+    double hazard(const double z)
+    {
+      if (z < asymptotic_tail)
+        return std::exp(-0.5 * z * z - log_sqrt_2pi) / (0.5 * std::erfc(z / std::sqrt(2.0)));
+      return z / tail_series(z);
+    }
+
+    // log(Phi(z1) - Phi(z2)) for z1 > z2, given delta = z1 - z2 and sum = z1 + z2 (computed
+    // by the caller without cancellation), and if derivative is given, the logarithmic
+    // derivative (phi(z1) - phi(z2)) / (Phi(z1) - Phi(z2)).
+    // With both arguments in one tail, the difference of the tail probabilities on that
+    // side: Q(lo) - Q(hi) = Q(lo) (1 - Q(hi) / Q(lo)) with 0 <= lo < hi, so nothing
+    // cancels or underflows, and phi(lo) - phi(hi) = phi(lo) (1 - exp(-delta |sum| / 2)).
+    // Across 0, erf(z1) and -erf(z2) add up and all the numbers are moderate.
+    double log_normal_cdf_difference(
+        const double z1, const double z2, const double delta, const double sum, double *derivative)
+    {
+      if (z2 >= 0.0 || z1 <= 0.0)
+        {
+          const bool   upper          = z2 >= 0.0;
+          const double lo             = upper ? z2 : -z1;
+          const double hi             = upper ? z1 : -z2;
+          const double log_q_lo       = log_upper_tail(lo);
+          const double log_tail_ratio = log_upper_tail(hi) - log_q_lo; // log(Q(hi) / Q(lo))
+          if (derivative != nullptr)
+            // Upper tail: (phi(z1) - phi(z2)) / D = -(phi(lo) - phi(hi)) / D; lower: +.
+            *derivative = (upper ? -1.0 : 1.0) * hazard(lo) *
+                          -std::expm1(-0.5 * delta * std::abs(sum)) / -std::expm1(log_tail_ratio);
+          return log_q_lo + log1m_exp(log_tail_ratio);
+        }
+      const double r          = 1.0 / std::sqrt(2.0);
+      const double difference = 0.5 * (std::erf(z1 * r) - std::erf(z2 * r));
+      // phi(z1) - phi(z2) = phi(z2) expm1(-delta sum / 2) = -phi(z1) expm1(delta sum / 2),
+      // relative to the larger of the two (accurate also for sum near 0).
+      if (derivative != nullptr)
+        *derivative = (sum >= 0.0 ? std::exp(-0.5 * z2 * z2) * std::expm1(-0.5 * delta * sum)
+                                  : -std::exp(-0.5 * z1 * z1) * std::expm1(0.5 * delta * sum)) /
+                      (std::sqrt(2.0 * pi) * difference);
+      return std::log(difference);
+    }
+
     // Phi(z1) - Phi(z2) for z1 >= z2 without cancellation in either tail.
     double normal_cdf_difference(const double z1, const double z2)
     {
@@ -58,6 +197,11 @@ namespace scorefp
           , m(m)
           , standard_deviation(std::sqrt(v))
       {
+        // Column index (0..3) of every cell along every axis: the 1D factors depend on
+        // the column only, so log_value() and score() compute 4 d of them, not 4^d d / 2.
+        for (const auto &a : corners)
+          for (const double a_j : a)
+            columns.push_back(std::lround((a_j - Checkerboard::lower) / Checkerboard::side));
       }
 
       double value(const double *x) const override
@@ -82,9 +226,129 @@ namespace scorefp
         return sum;
       }
 
+      double log_value(const double *x) const override
+      {
+        if (standard_deviation == 0.0)
+          return std::log(value(x));
+        const unsigned int  d = corners.front().size();
+        std::vector<double> log_factor(4 * d);
+        factors(x, log_factor.data(), nullptr);
+        LogSumExp sum;
+        for (unsigned int c = 0; c < corners.size(); ++c)
+          sum.add(cell_exponent(c, log_factor.data()));
+        return sum.log_sum();
+      }
+
+      // Only defined for v > 0: for v = 0 the density is piecewise constant and the
+      // score is 0 inside the cells and undefined outside; 0 is returned everywhere.
+      void score(const double *x, double *s) const override
+      {
+        const unsigned int d = corners.front().size();
+        for (unsigned int j = 0; j < d; ++j)
+          s[j] = 0.0;
+        if (standard_deviation == 0.0)
+          return;
+        std::vector<double> log_factor(4 * d), derivative(4 * d);
+        factors(x, log_factor.data(), derivative.data());
+        // score = sum_cells gamma_cell grad log(cell term), and the gradient of a
+        // product of 1D factors is the vector of their logarithmic derivatives.
+        LogSumExp sum;
+        for (unsigned int c = 0; c < corners.size(); ++c)
+          {
+            const double weight = sum.add(cell_exponent(c, log_factor.data()), d, s);
+            for (unsigned int j = 0; j < d; ++j)
+              s[j] += weight * derivative[4 * j + columns[c * d + j]];
+          }
+        for (unsigned int j = 0; j < d; ++j)
+          s[j] = sum.sum > 0.0 ? s[j] / sum.sum : 0.0;
+      }
+
     private:
+      // For every axis j and column i (cells [m a, m (a + side)], a = lower + i side):
+      // log_factor[4 j + i] = log((Phi(z1) - Phi(z2)) / (m side)) with
+      // z1 = (x_j - m a) / sqrt(v), z2 = (x_j - m (a + side)) / sqrt(v), and if
+      // derivative is given, its x_j-derivative (phi(z1) - phi(z2)) / (sqrt(v) (Phi(z1) -
+      // Phi(z2))). Requires v > 0.
+      void factors(const double *x, double *log_factor, double *derivative) const
+      {
+        const double       side  = Checkerboard::side;
+        const unsigned int d     = corners.front().size();
+        const double       delta = m * side / standard_deviation; // z1 - z2
+        for (unsigned int j = 0; j < d; ++j)
+          for (unsigned int i = 0; i < 4; ++i)
+            {
+              const double a   = Checkerboard::lower + i * side;
+              const double z1  = (x[j] - m * a) / standard_deviation;
+              const double z2  = (x[j] - m * (a + side)) / standard_deviation;
+              const double sum = (2.0 * x[j] - m * (2.0 * a + side)) / standard_deviation;
+              double       d_log;
+              log_factor[4 * j + i] =
+                  log_normal_cdf_difference(z1, z2, delta, sum, &d_log) - std::log(m * side);
+              if (derivative != nullptr)
+                derivative[4 * j + i] = d_log / standard_deviation;
+            }
+      }
+
+      // log of the term of cell c: log(cell weight) + sum_j log_factor[4 j + column].
+      double cell_exponent(const unsigned int c, const double *log_factor) const
+      {
+        const unsigned int d        = corners.front().size();
+        double             exponent = std::log(cell_weight);
+        for (unsigned int j = 0; j < d; ++j)
+          exponent += log_factor[4 * j + columns[c * d + j]];
+        return exponent;
+      }
+
       const std::vector<std::vector<double>> corners;
       double                                 cell_weight, m, standard_deviation;
+      std::vector<unsigned int>              columns; // cell-major, d per cell
+    };
+
+    // The data set convolved with N(0, s I): X_0 = Y + sqrt(s) W, so
+    // m X_0 + sqrt(v) Z = m Y + sqrt(v + m^2 s) Z'.
+    class SmoothedData : public DataDistribution
+    {
+    public:
+      SmoothedData(std::unique_ptr<DataDistribution> inner, const double variance)
+          : inner(std::move(inner))
+          , variance(variance)
+      {
+      }
+
+      unsigned int dimension() const override { return inner->dimension(); }
+
+      std::unique_ptr<DensityField> transported(const double m, const double v) const override
+      {
+        return inner->transported(m, v + m * m * variance);
+      }
+
+      double scale() const override
+      {
+        const double s = inner->scale();
+        return std::sqrt(s * s + variance);
+      }
+
+      std::string description() const override
+      {
+        std::ostringstream s;
+        s << inner->description() << ", smoothed by N(0, " << variance << " I)";
+        return s.str();
+      }
+
+      std::vector<double> mean() const override { return inner->mean(); }
+
+      std::vector<double> covariance() const override
+      {
+        const unsigned int  d = dimension();
+        std::vector<double> c = inner->covariance();
+        for (unsigned int i = 0; i < d; ++i)
+          c[i * d + i] += variance;
+        return c;
+      }
+
+    private:
+      std::unique_ptr<DataDistribution> inner;
+      double                            variance;
     };
 
     std::string join(const std::vector<double> &values)
@@ -106,6 +370,10 @@ namespace scorefp
       , covariances(std::move(covariances_in))
   {
     const unsigned int K = weights.size();
+    if (dim > max_dimension)
+      throw InputError("A Gaussian mixture in dimension " + std::to_string(dim) +
+                       " is not supported; the largest dimension is " +
+                       std::to_string(max_dimension) + ".");
     if (K == 0)
       throw InputError("Initial data/Weights is empty; expected one weight per mixture component.");
     if (means.size() != K * dim)
@@ -159,26 +427,106 @@ namespace scorefp
       }
   }
 
+  double DensityField::log_value(const double *x) const
+  {
+    return std::log(value(x));
+  }
+
+  std::unique_ptr<DensityField> DataDistribution::moment_matched(const double m,
+                                                                 const double v) const
+  {
+    const unsigned int  d                  = dimension();
+    std::vector<double> mu                 = mean();
+    std::vector<double> c                  = covariance();
+    std::vector<double> l                  = c;
+    std::vector<double> matched_covariance = c;
+    for (double &mu_i : mu)
+      mu_i *= m;
+    // m^2 Cov + v I, symmetrised against rounding in the covariance.
+    for (unsigned int i = 0; i < d; ++i)
+      for (unsigned int j = 0; j < d; ++j)
+        matched_covariance[i * d + j] =
+            m * m * 0.5 * (c[i * d + j] + c[j * d + i]) + (i == j ? v : 0.0);
+    // Singular also when rounding leaves a pivot just above 0: each pivot l_ii^2 must be
+    // more than 1e-12 of its diagonal entry, or the matrix is singular to working accuracy.
+    bool regular = cholesky_factor(d, matched_covariance.data(), l.data());
+    for (unsigned int i = 0; i < d && regular; ++i)
+      regular = l[i * d + i] * l[i * d + i] > 1e-12 * matched_covariance[i * d + i];
+    if (!regular)
+      {
+        std::ostringstream s;
+        s << "The moment-matched Gaussian of the " << description() << " at m = " << m
+          << ", v = " << v << " has a singular covariance m^2 Cov X_0 + v I.";
+        throw InputError(s.str());
+      }
+    return std::make_unique<GaussianMixture>(d, std::vector<double>{1.0}, mu, matched_covariance);
+  }
+
   double GaussianMixture::value(const double *x) const
   {
     double        sum = 0.0;
-    double        z[8];
+    double        z[max_dimension];
     const double *l = cholesky.data();
     for (unsigned int k = 0; k < weights.size(); ++k, l += dim * dim)
       {
         // Solve L z = x - mu_k by forward substitution; the exponent is -|z|^2/2.
-        double squared_norm = 0.0;
-        for (unsigned int i = 0; i < dim; ++i)
-          {
-            double s = x[i] - means[k * dim + i];
-            for (unsigned int j = 0; j < i; ++j)
-              s -= l[i * dim + j] * z[j];
-            z[i] = s / l[i * dim + i];
-            squared_norm += z[i] * z[i];
-          }
+        const double squared_norm = whiten(dim, l, &means[k * dim], x, z, nullptr);
         sum += std::exp(log_prefactor[k] - 0.5 * squared_norm);
       }
     return sum;
+  }
+
+  double GaussianMixture::log_value(const double *x) const
+  {
+    LogSumExp     sum;
+    double        z[max_dimension];
+    const double *l = cholesky.data();
+    for (unsigned int k = 0; k < weights.size(); ++k, l += dim * dim)
+      sum.add(log_prefactor[k] - 0.5 * whiten(dim, l, &means[k * dim], x, z, nullptr));
+    return sum.log_sum();
+  }
+
+  void GaussianMixture::score(const double *x, double *s) const
+  {
+    // sum_k gamma_k (-Sigma_k^{-1} (x - mu_k)), gamma_k = w_k N_k(x) / p(x): the
+    // weights exp(e_k - max_k e_k) are accumulated with the running maximum.
+    LogSumExp     sum;
+    double        z[max_dimension], y[max_dimension];
+    const double *l = cholesky.data();
+    for (unsigned int i = 0; i < dim; ++i)
+      s[i] = 0.0;
+    for (unsigned int k = 0; k < weights.size(); ++k, l += dim * dim)
+      {
+        const double squared_norm = whiten(dim, l, &means[k * dim], x, z, y);
+        const double weight       = sum.add(log_prefactor[k] - 0.5 * squared_norm, dim, s);
+        for (unsigned int i = 0; i < dim; ++i)
+          s[i] -= weight * y[i];
+      }
+    for (unsigned int i = 0; i < dim; ++i)
+      s[i] = sum.sum > 0.0 ? s[i] / sum.sum : 0.0;
+  }
+
+  std::vector<double> GaussianMixture::mean() const
+  {
+    std::vector<double> mu(dim, 0.0);
+    for (unsigned int k = 0; k < weights.size(); ++k)
+      for (unsigned int i = 0; i < dim; ++i)
+        mu[i] += weights[k] * means[k * dim + i];
+    return mu;
+  }
+
+  std::vector<double> GaussianMixture::covariance() const
+  {
+    // Law of total covariance: sum_k w_k (Sigma_k + (mu_k - mu)(mu_k - mu)^T).
+    const std::vector<double> mu = mean();
+    std::vector<double>       c(dim * dim, 0.0);
+    for (unsigned int k = 0; k < weights.size(); ++k)
+      for (unsigned int i = 0; i < dim; ++i)
+        for (unsigned int j = 0; j < dim; ++j)
+          c[i * dim + j] +=
+              weights[k] * (covariances[k * dim * dim + i * dim + j] +
+                            (means[k * dim + i] - mu[i]) * (means[k * dim + j] - mu[j]));
+    return c;
   }
 
   std::unique_ptr<DensityField> GaussianMixture::transported(const double m, const double v) const
@@ -252,47 +600,91 @@ namespace scorefp
     return "checkerboard with " + std::to_string(cell_lower_corners.size()) + " cells";
   }
 
+  std::vector<double> Checkerboard::mean() const
+  {
+    std::vector<double> mu(dim, 0.0);
+    for (const auto &a : cell_lower_corners)
+      for (unsigned int j = 0; j < dim; ++j)
+        mu[j] += a[j] + 0.5 * side;
+    for (double &mu_j : mu)
+      mu_j /= cell_lower_corners.size();
+    return mu;
+  }
+
+  std::vector<double> Checkerboard::covariance() const
+  {
+    // Equal-weight mixture of uniform cells: covariance of the cell centres plus the
+    // within-cell variance side^2 / 12 of each (independent) coordinate.
+    const std::vector<double> mu = mean();
+    std::vector<double>       c(dim * dim, 0.0);
+    for (const auto &a : cell_lower_corners)
+      for (unsigned int i = 0; i < dim; ++i)
+        for (unsigned int j = 0; j < dim; ++j)
+          c[i * dim + j] += (a[i] + 0.5 * side - mu[i]) * (a[j] + 0.5 * side - mu[j]);
+    for (unsigned int i = 0; i < dim; ++i)
+      for (unsigned int j = 0; j < dim; ++j)
+        c[i * dim + j] =
+            c[i * dim + j] / cell_lower_corners.size() + (i == j ? side * side / 12.0 : 0.0);
+    return c;
+  }
+
+  namespace
+  {
+    std::unique_ptr<DataDistribution> create_unsmoothed_data(const DataParameters &p,
+                                                             const unsigned int    dimension)
+    {
+      if (p.type == "gaussian mixture")
+        return std::make_unique<GaussianMixture>(dimension, p.weights, p.means, p.covariances);
+      if (p.type == "checkerboard")
+        return std::make_unique<Checkerboard>(dimension);
+      if (p.type == "blob" || p.type == "8gaussians")
+        {
+          if (dimension != 2)
+            throw InputError("Initial data/Type '" + p.type +
+                             "' is a 2D data set; set Dimension = 2 or use 'gaussian mixture'.");
+          std::vector<double> weights, means, covariances;
+          if (p.type == "blob")
+            {
+              // Deveney et al.: 9 Gaussians, means 0.65 {(+-2,+-2),(0,0),(+-4,0),(0,+-4)}.
+              const double points[9][2] = {
+                  {-2, -2}, {-2, 2}, {2, -2}, {2, 2}, {0, 0}, {-4, 0}, {4, 0}, {0, -4}, {0, 4}};
+              for (const auto &q : points)
+                {
+                  weights.push_back(1.0);
+                  means.push_back(0.65 * q[0]);
+                  means.push_back(0.65 * q[1]);
+                  covariances.push_back(0.0845);
+                }
+            }
+          else
+            {
+              // FFJORD: means (4/sqrt2)(cos k pi/4, sin k pi/4), covariance (0.5/sqrt2)^2 I.
+              for (unsigned int k = 0; k < 8; ++k)
+                {
+                  weights.push_back(1.0);
+                  means.push_back(4.0 / std::sqrt(2.0) * std::cos(k * pi / 4));
+                  means.push_back(4.0 / std::sqrt(2.0) * std::sin(k * pi / 4));
+                  covariances.push_back(0.125);
+                }
+            }
+          return std::make_unique<GaussianMixture>(2, weights, means, covariances);
+        }
+      throw InputError("Initial data/Type '" + p.type +
+                       "' is not a known data set; expected one of gaussian mixture, blob, "
+                       "8gaussians, checkerboard.");
+    }
+  } // namespace
+
   std::unique_ptr<DataDistribution> create_data(const DataParameters &p,
                                                 const unsigned int    dimension)
   {
-    if (p.type == "gaussian mixture")
-      return std::make_unique<GaussianMixture>(dimension, p.weights, p.means, p.covariances);
-    if (p.type == "checkerboard")
-      return std::make_unique<Checkerboard>(dimension);
-    if (p.type == "blob" || p.type == "8gaussians")
-      {
-        if (dimension != 2)
-          throw InputError("Initial data/Type '" + p.type +
-                           "' is a 2D data set; set Dimension = 2 or use 'gaussian mixture'.");
-        std::vector<double> weights, means, covariances;
-        if (p.type == "blob")
-          {
-            // Deveney et al.: 9 Gaussians, means 0.65 {(+-2,+-2),(0,0),(+-4,0),(0,+-4)}.
-            const double points[9][2] = {
-                {-2, -2}, {-2, 2}, {2, -2}, {2, 2}, {0, 0}, {-4, 0}, {4, 0}, {0, -4}, {0, 4}};
-            for (const auto &q : points)
-              {
-                weights.push_back(1.0);
-                means.push_back(0.65 * q[0]);
-                means.push_back(0.65 * q[1]);
-                covariances.push_back(0.0845);
-              }
-          }
-        else
-          {
-            // FFJORD: means (4/sqrt2)(cos k pi/4, sin k pi/4), covariance (0.5/sqrt2)^2 I.
-            for (unsigned int k = 0; k < 8; ++k)
-              {
-                weights.push_back(1.0);
-                means.push_back(4.0 / std::sqrt(2.0) * std::cos(k * pi / 4));
-                means.push_back(4.0 / std::sqrt(2.0) * std::sin(k * pi / 4));
-                covariances.push_back(0.125);
-              }
-          }
-        return std::make_unique<GaussianMixture>(2, weights, means, covariances);
-      }
-    throw InputError("Initial data/Type '" + p.type +
-                     "' is not a known data set; expected one of gaussian mixture, blob, "
-                     "8gaussians, checkerboard.");
+    const double s = p.smoothing_variance;
+    if (!(std::isfinite(s) && s >= 0.0))
+      throw InputError("Initial data/Smoothing variance must be a finite number >= 0 (got " +
+                       join({s}) + ").");
+    auto data = create_unsmoothed_data(p, dimension);
+    if (s > 0.0)
+      return std::make_unique<SmoothedData>(std::move(data), s);
+    return data;
   }
 } // namespace scorefp

@@ -188,6 +188,24 @@ namespace scorefp
     return end_object();
   }
 
+  JsonWriter &JsonWriter::errors(const std::string &key, const ScoreErrors &e)
+  {
+    begin_object(key);
+    value("relative_L2", e.l2);
+    value("relative_L2_bulk", e.l2_bulk);
+    value("relative_L2_tail", e.l2_tail);
+    value("fisher_divergence", e.fisher);
+    return end_object();
+  }
+
+  JsonWriter &JsonWriter::residuals(const std::string &key, const ResidualNorms &r)
+  {
+    begin_object(key);
+    value("score_form", r.score_form);
+    value("log_form", r.log_form);
+    return end_object();
+  }
+
   void write_file_atomically(const std::string &path, const std::string &text)
   {
     const std::string temporary = path + ".tmp";
@@ -206,6 +224,16 @@ namespace scorefp
     l1   = std::max(l1, other.l1);
     l2   = std::max(l2, other.l2);
     linf = std::max(linf, other.linf);
+  }
+
+  void ScoreErrors::take_maximum(const ScoreErrors &other)
+  {
+    // NaN (an empty tail region) must not hide a number.
+    const auto larger = [](const double a, const double b) { return std::isnan(a) || b > a ? b : a; };
+    l2      = larger(l2, other.l2);
+    l2_bulk = larger(l2_bulk, other.l2_bulk);
+    l2_tail = larger(l2_tail, other.l2_tail);
+    fisher  = larger(fisher, other.fisher);
   }
 
   void write_run_json(JsonWriter &json, const DensityRunResult &r)
@@ -244,5 +272,79 @@ namespace scorefp
       }
     json.end_array();
     json.value("wall_seconds", r.wall_seconds);
+  }
+
+  void write_run_json(JsonWriter &json, const ScoreRunResult &r)
+  {
+    json.value("dimension", r.dimension)
+        .value("n_ranks", r.n_ranks)
+        .value("backend", r.backend)
+        .value("process", r.process)
+        .value("data", r.data)
+        .value("boundary_condition", r.boundary_condition)
+        .value("scaled_coordinates", r.scaled_coordinates)
+        .value("polynomial_degree", r.degree)
+        .value("refinement_level", r.refinement_level)
+        .value("n_cells", r.n_cells)
+        .value("n_dofs", r.n_dofs)
+        .value("time_method", r.time_method)
+        .value("start_time", r.start_time)
+        .value("final_time", r.final_time)
+        .value("n_steps", r.n_steps)
+        .value("n_rejected_steps", r.n_rejected_steps)
+        .value("newton_iterations", r.newton_iterations)
+        .value("linear_iterations", r.linear_iterations)
+        .value("jacobians", r.n_jacobians);
+    json.begin_object("errors");
+    json.errors("final", r.final_errors);
+    json.errors("max_over_output_times", r.max_errors);
+    json.end_object();
+    if (r.equation == "log-density")
+      {
+        json.value("normalisation", r.normalisation);
+        json.begin_object("density_errors");
+        json.errors("final", r.final_density_errors);
+        json.errors("max_over_output_times", r.max_density_errors);
+        json.end_object();
+      }
+    json.begin_array("outputs");
+    for (unsigned int i = 0; i < r.output_times.size(); ++i)
+      {
+        json.begin_object();
+        json.value("time", r.output_times[i]);
+        json.errors("errors", r.output_errors[i]);
+        if (i < r.quotient_errors.size())
+          json.errors("density_quotient_errors", r.quotient_errors[i]);
+        for (const auto &residual : r.residuals)
+          if (residual.time == r.output_times[i])
+            {
+              json.begin_object("residuals");
+              json.residuals("computed", residual.computed);
+              json.residuals("exact", residual.exact);
+              json.residuals("perturbed", residual.perturbed);
+              json.residuals("density_quotient", residual.density_quotient);
+              json.end_object();
+            }
+        json.end_object();
+      }
+    json.end_array();
+    json.value("wall_seconds", r.wall_seconds);
+  }
+
+  std::string tail_shells_csv(const ScoreRunResult &r)
+  {
+    std::ostringstream out;
+    out << std::setprecision(10)
+        << "time,shell,radius_min,radius_max,exact_density_max,rms_score_error,"
+           "rms_quotient_error,rms_difference,quotient_undefined_points\n";
+    for (unsigned int i = 0; i < r.tail_shells.size(); ++i)
+      for (unsigned int k = 0; k < r.tail_shells[i].size(); ++k)
+        {
+          const TailShell &s = r.tail_shells[i][k];
+          out << r.output_times[i] << "," << k << "," << s.radius_min << "," << s.radius_max << ","
+              << s.exact_density_max << "," << s.rms_score_error << "," << s.rms_quotient_error
+              << "," << s.rms_difference << "," << s.n_quotient_undefined << "\n";
+        }
+    return out.str();
   }
 } // namespace scorefp

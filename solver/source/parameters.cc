@@ -119,6 +119,13 @@ namespace scorefp
 
   void declare_parameters(ParameterHandler &prm)
   {
+    prm.declare_entry("Equation",
+                      "density",
+                      Patterns::Selection("density|score|log-density"),
+                      "What to solve (MATH.md section 2): the density FPE for p; the score "
+                      "FPE for s = grad log p (vector elements, elliptic curl-free form); or "
+                      "the log-density equation for u = log p (scalar, p = e^u > 0 and "
+                      "s = grad u).");
     prm.declare_entry(
         "Dimension", "2", Patterns::Integer(1, 3), "Space dimension d of the process (1, 2 or 3).");
 
@@ -183,6 +190,12 @@ namespace scorefp
                         "gaussian mixture: per component either one variance (s I) or a "
                         "row-major symmetric positive definite d x d matrix; components "
                         "separated by ';'.");
+      prm.declare_entry("Smoothing variance",
+                        "0",
+                        Patterns::Double(0),
+                        "Convolve the data set with N(0, s I) before placing it at the start "
+                        "time (units of data^2). Score and log-density runs of the "
+                        "checkerboard need s > 0: its score is undefined off the squares.");
     }
     prm.leave_subsection();
 
@@ -307,6 +320,56 @@ namespace scorefp
     }
     prm.leave_subsection();
 
+    prm.enter_subsection("Score");
+    {
+      prm.declare_entry("Boundary condition",
+                        "exact",
+                        Patterns::Selection("exact|gaussian"),
+                        "Dirichlet data of the score and log-density equations: 'exact' "
+                        "takes the closed-form law of the data at each stage time; "
+                        "'gaussian' takes the law of the Gaussian with the data's mean and "
+                        "covariance (the far field of any data set, exact as |x| grows).");
+      prm.declare_entry("Newton tolerance",
+                        "1e-8",
+                        Patterns::Double(0),
+                        "Newton's method stops when the update is below this size relative "
+                        "to the stage solution (l2 norms).");
+      prm.declare_entry("Maximum Newton iterations",
+                        "10",
+                        Patterns::Integer(1),
+                        "More iterations than this fail the step: with adaptive steps it is "
+                        "retried with a quarter of the step.");
+      prm.declare_entry("Companion density",
+                        "false",
+                        Patterns::Bool(),
+                        "Also solve the density FPE on the same mesh (its output goes to "
+                        "the subdirectory density/) and compare grad p_h / p_h with the "
+                        "score: errors, residuals and tail_shells.csv.");
+      prm.declare_entry("Bulk mass",
+                        "0.99",
+                        Patterns::Double(0, 1),
+                        "The bulk region is the highest-density region holding this much of "
+                        "the probability; score errors are reported there separately.");
+      prm.declare_entry("Tail threshold",
+                        "1e-6",
+                        Patterns::Double(0, 1),
+                        "The tail region is where p < threshold * max p.");
+      prm.declare_entry("Perturbation amplitude",
+                        "0.1",
+                        Patterns::Double(0),
+                        "The residuals are also reported for the exact score plus grad phi, "
+                        "phi = A exp(-|x|^2 / (2 w^2)) (a score that is not a solution); "
+                        "A is this amplitude, 0 switches it off.");
+      prm.declare_entry(
+          "Perturbation width", "1", Patterns::Double(0), "The width w of that bump.");
+      prm.declare_entry("Number of tail shells",
+                        "20",
+                        Patterns::Integer(1),
+                        "Companion runs: shells of |x| in which tail_shells.csv compares the "
+                        "two scores.");
+    }
+    prm.leave_subsection();
+
     prm.enter_subsection("Output");
     {
       prm.declare_entry("Directory",
@@ -423,6 +486,7 @@ namespace scorefp
   Parameters parse_parameters(ParameterHandler &prm)
   {
     Parameters p;
+    p.equation             = prm.get("Equation");
     p.dimension            = prm.get_integer("Dimension");
     const unsigned int dim = p.dimension;
 
@@ -441,6 +505,7 @@ namespace scorefp
     prm.enter_subsection("Initial data");
     p.data.type    = prm.get("Type");
     p.data.weights = parse_numbers(prm.get("Weights"), "Initial data/Weights");
+    p.data.smoothing_variance = prm.get_double("Smoothing variance");
     if (p.data.type == "gaussian mixture")
       {
         const auto means = parse_components(prm.get("Means"), "Initial data/Means");
@@ -528,6 +593,22 @@ namespace scorefp
     p.linear_solver.jacobi_diffusion_number = prm.get_double("Jacobi diffusion number");
     prm.leave_subsection();
 
+    prm.enter_subsection("Score");
+    p.score.boundary_condition        = prm.get("Boundary condition");
+    p.score.newton_tolerance          = prm.get_double("Newton tolerance");
+    p.score.maximum_newton_iterations = prm.get_integer("Maximum Newton iterations");
+    p.score.companion_density         = prm.get_bool("Companion density");
+    p.score.bulk_mass                 = prm.get_double("Bulk mass");
+    p.score.tail_threshold            = prm.get_double("Tail threshold");
+    p.score.perturbation_amplitude    = prm.get_double("Perturbation amplitude");
+    p.score.perturbation_width        = prm.get_double("Perturbation width");
+    p.score.n_tail_shells             = prm.get_integer("Number of tail shells");
+    if (!(p.score.bulk_mass > 0 && p.score.bulk_mass < 1))
+      throw InputError("Score/Bulk mass must lie strictly between 0 and 1.");
+    if (!(p.score.perturbation_width > 0))
+      throw InputError("Score/Perturbation width must be positive.");
+    prm.leave_subsection();
+
     prm.enter_subsection("Output");
     p.output.directory          = prm.get("Directory");
     p.output.n_output_intervals = prm.get_integer("Number of output intervals");
@@ -543,6 +624,19 @@ namespace scorefp
     // written: the process, the data set and the time-stepping table.
     create_process(p.process);
     create_data(p.data, p.dimension);
+    if (p.equation != "density")
+      {
+        if (p.data.type == "checkerboard" && !(p.data.smoothing_variance > 0))
+          throw InputError("Initial data/Smoothing variance must be positive for " + p.equation +
+                           " runs of the checkerboard, whose score is undefined off its "
+                           "squares; expected e.g. 0.01.");
+        if (!p.output.points_file.empty())
+          throw InputError("Output/Points file is read by density runs only; expected it "
+                           "empty for " + p.equation + " runs.");
+        if (p.discretization.boundary_condition != "zero flux" && p.score.companion_density)
+          throw InputError("Score/Companion density needs Discretization/Boundary condition = "
+                           "zero flux (the density solve must conserve mass).");
+      }
     load_dirk_tableau(p.time_stepping.method);
     for (const double t : p.output.output_times)
       if (t < p.process.start_time || t > p.process.final_time)

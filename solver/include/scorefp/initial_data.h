@@ -16,14 +16,21 @@ namespace scorefp
     std::vector<double> weights;     // K entries
     std::vector<double> means;       // K*d entries
     std::vector<double> covariances; // K*d*d entries, row-major per component
+    /// The data set is convolved with N(0, smoothing_variance I) before it is placed at
+    /// the start time (0 = the data set itself).
+    double smoothing_variance = 0.0;
   };
 
-  /// A density on R^d that can be evaluated pointwise.
+  /// A density on R^d that can be evaluated pointwise, with its logarithm and score.
   class DensityField
   {
   public:
     virtual ~DensityField()                     = default;
     virtual double value(const double *x) const = 0;
+    /// log p(x), accurate where p(x) underflows (the default is std::log(value(x))).
+    virtual double log_value(const double *x) const;
+    /// The score grad log p(x), written into s[0..d).
+    virtual void score(const double *x, double *s) const = 0;
   };
 
   class DataDistribution
@@ -37,6 +44,14 @@ namespace scorefp
     /// sqrt(E|X_0|^2 / d): the data scale c0 of the scaled coordinates.
     virtual double      scale() const       = 0;
     virtual std::string description() const = 0;
+    /// E X_0 (d entries).
+    virtual std::vector<double> mean() const = 0;
+    /// Cov X_0 (d*d entries, row-major).
+    virtual std::vector<double> covariance() const = 0;
+    /// The field of the moment-matched Gaussian N(m E X_0, m^2 Cov X_0 + v I): the
+    /// far-field score of the law of m X_0 + sqrt(v) Z. Throws InputError if that
+    /// covariance is singular.
+    std::unique_ptr<DensityField> moment_matched(const double m, const double v) const;
   };
 
   /// p0 = sum_k w_k N(mu_k, Sigma_k) with full symmetric positive definite Sigma_k.
@@ -50,8 +65,18 @@ namespace scorefp
     unsigned int                  dimension() const override { return dim; }
     std::unique_ptr<DensityField> transported(const double m, const double v) const override;
     double                        value(const double *x) const override;
-    double                        scale() const override;
-    std::string                   description() const override;
+    /// log p(x) by log-sum-exp over the components.
+    double log_value(const double *x) const override;
+    /// sum_k gamma_k(x) (-Sigma_k^{-1} (x - mu_k)), responsibilities by log-sum-exp:
+    /// finite and accurate far in the tails where every component underflows.
+    void                score(const double *x, double *s) const override;
+    double              scale() const override;
+    std::string         description() const override;
+    std::vector<double> mean() const override;
+    std::vector<double> covariance() const override;
+
+    /// Largest dimension the pointwise evaluation supports (fixed work arrays).
+    static constexpr unsigned int max_dimension = 8;
 
   private:
     unsigned int        dim;
@@ -62,7 +87,10 @@ namespace scorefp
 
   /// Uniform density on the cells of a 4^d checkerboard of side 1.5 in [-3, 3]^d whose
   /// integer coordinates sum to an even number (Deveney et al.; 8 squares in 2D,
-  /// density 1/18 on them). Its forward law is a product of normal-CDF differences.
+  /// density 1/18 on them). Its forward law is a product of normal-CDF differences,
+  /// whose log_value and score are evaluated in log space (finite far in the tails).
+  /// For v = 0 the law is piecewise constant and its score is only defined for v > 0:
+  /// score() then returns 0 everywhere (inside and outside the support).
   class Checkerboard : public DataDistribution
   {
   public:
@@ -71,6 +99,10 @@ namespace scorefp
     std::unique_ptr<DensityField> transported(const double m, const double v) const override;
     double                        scale() const override;
     std::string                   description() const override;
+    /// Mean of the cell centres.
+    std::vector<double> mean() const override;
+    /// Covariance of the cell centres plus side^2/12 I (uniform within a cell).
+    std::vector<double> covariance() const override;
 
     static constexpr double side  = 1.5;
     static constexpr double lower = -3.0;
@@ -80,7 +112,8 @@ namespace scorefp
     std::vector<std::vector<double>> cell_lower_corners;
   };
 
-  /// Resolve the data set named in the parameters; throws InputError on bad input.
+  /// Resolve the data set named in the parameters, convolved with
+  /// N(0, smoothing_variance I) when smoothing_variance > 0; throws InputError on bad input.
   std::unique_ptr<DataDistribution> create_data(const DataParameters &p,
                                                 const unsigned int    dimension);
 } // namespace scorefp

@@ -37,6 +37,8 @@ namespace scorefp
     JsonWriter &value(const std::string &key, const bool x);
     JsonWriter &value(const std::string &key, const std::vector<double> &x);
     JsonWriter &errors(const std::string &key, const ErrorNorms &e);
+    JsonWriter &errors(const std::string &key, const ScoreErrors &e);
+    JsonWriter &residuals(const std::string &key, const ResidualNorms &r);
 
   private:
     void              key_prefix(const std::string &key);
@@ -50,4 +52,8 @@ namespace scorefp
 
   /// The JSON object describing one run (without the enclosing braces' siblings).
   void write_run_json(JsonWriter &json, const DensityRunResult &r);
+  void write_run_json(JsonWriter &json, const ScoreRunResult &r);
+
+  /// tail_shells.csv of a companion run: one row per output time and shell of |x|.
+  std::string tail_shells_csv(const ScoreRunResult &r);
 } // namespace scorefp

@@ -58,8 +58,23 @@ namespace scorefp
     bool                quiet             = false; // no progress lines, no timer table
   };
 
+  /// The score Fokker-Planck equation and the log-density equation (MATH.md section 2).
+  struct ScoreParameters
+  {
+    std::string  boundary_condition = "exact"; // or "gaussian" (moment-matched far field)
+    double       newton_tolerance   = 1e-8;
+    unsigned int maximum_newton_iterations = 10;
+    bool         companion_density         = false;
+    double       bulk_mass                 = 0.99;
+    double       tail_threshold            = 1e-6;
+    double       perturbation_amplitude    = 0.1;
+    double       perturbation_width        = 1.0;
+    unsigned int n_tail_shells             = 20;
+  };
+
   struct Parameters
   {
+    std::string              equation  = "density"; // density, score, log-density
     unsigned int             dimension = 2;
     ProcessParameters        process;
     DataParameters           data;
@@ -68,6 +83,7 @@ namespace scorefp
     TimeSteppingParameters   time_stepping;
     LinearSolverParameters   linear_solver;
     OutputParameters         output;
+    ScoreParameters          score;
 
     /// Scaled coordinates in effect: "auto" means on for VE and EDM.
     bool use_scaled_coordinates() const;

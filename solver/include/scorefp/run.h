@@ -24,13 +24,19 @@ namespace scorefp
                                       const bool         write_files,
                                       const MPI_Comm     communicator);
 
+  /// Dispatch one score or log-density solve on the dimension and backend of p.
+  ScoreRunResult solve_score_case(const Parameters  &p,
+                                  const unsigned int refinement_level,
+                                  const std::string &output_directory,
+                                  const bool         write_files,
+                                  const MPI_Comm     communicator);
+
   /// Observed rates log2(e_{k-1} / e_k) between successive levels (one per level;
   /// the first is NaN). Each level halves the mesh size.
   std::vector<double> observed_rates(const std::vector<double>       &errors,
                                      const std::vector<unsigned int> &levels);
 
-  /// Run every refinement level of p, echo the parameters into the output directory,
-  /// print the convergence table, write summary.json. Collective.
-  std::vector<DensityRunResult>
-  run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator);
+  /// Run every refinement level of p (the equation it names), echo the parameters into
+  /// the output directory, print the convergence table, write summary.json. Collective.
+  void run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator);
 } // namespace scorefp

@@ -1,0 +1,13 @@
+// Explicit instantiation of the score solver for the TrilinosBackend.
+#include "score_solver.templates.h"
+
+#define SCOREFP_INSTANTIATE(dim)                  \
+  template ScoreRunResult solve_score<dim, TrilinosBackend>( \
+      const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
+
+namespace scorefp
+{
+  SCOREFP_INSTANTIATE(1)
+  SCOREFP_INSTANTIATE(2)
+  SCOREFP_INSTANTIATE(3)
+} // namespace scorefp
