@@ -330,10 +330,11 @@ namespace scorefp
                         "'gaussian' takes the law of the Gaussian with the data's mean and "
                         "covariance (the far field of any data set, exact as |x| grows).");
       prm.declare_entry("Newton tolerance",
-                        "1e-8",
+                        "1e-6",
                         Patterns::Double(0),
                         "Newton's method stops when the update is below this size relative "
-                        "to the stage solution (l2 norms).");
+                        "to the stage solution (l2 norms), and with adaptive steps also "
+                        "below 1% of Time stepping/Tolerance.");
       prm.declare_entry("Maximum Newton iterations",
                         "10",
                         Patterns::Integer(1),

@@ -62,7 +62,7 @@ namespace scorefp
   struct ScoreParameters
   {
     std::string  boundary_condition = "exact"; // or "gaussian" (moment-matched far field)
-    double       newton_tolerance   = 1e-8;
+    double       newton_tolerance   = 1e-6;
     unsigned int maximum_newton_iterations = 10;
     bool         companion_density         = false;
     double       bulk_mass                 = 0.99;
