@@ -218,7 +218,8 @@ def score():
         check(len(rows) == 3 * 20, "tail_shells.csv has 20 shells at 3 output times (%d rows)" % len(rows))
         check(rows and "rms_quotient_error" in rows[0], "tail_shells.csv names its columns")
         pvtu = open(os.path.join(directory, "solution_0002.pvtu")).read()
-        for field in ("score", "exact_score", "score_error", "exact_density"):
+        for field in ("score", "exact_score", "score_error", "exact_density", "score_residual",
+                      "quotient_score_residual"):
             check('Name="%s"' % field in pvtu, "VTU has the field " + field)
         check('NumberOfComponents="3"' in pvtu, "the score is a vector field (glyphs in ParaView)")
         check(os.path.exists(os.path.join(directory, "density", "solution.pvd")),

@@ -727,19 +727,8 @@ namespace scorefp
       assemble_matrices();
       project_initial_density();
 
-      result.dimension          = dim;
-      result.n_ranks            = Utilities::MPI::n_mpi_processes(communicator);
-      result.refinement_level   = refinement_level;
-      result.degree             = fe.degree;
-      result.n_dofs             = dof_handler.n_dofs();
-      result.n_cells            = triangulation->n_global_active_cells();
-      result.start_time         = process->start_time;
-      result.final_time         = process->final_time;
-      result.backend            = Backend::name;
-      result.process            = process->name();
-      result.data               = data->description();
-      result.time_method        = tableau.name;
-      result.scaled_coordinates = scaling->enabled();
+      describe_run(
+          result, dof_handler, refinement_level, *process, *data, tableau, *scaling, Backend::name);
 
       pcout << "scorefp density: " << dim << "D " << process->name() << ", " << data->description()
             << ", Q" << fe.degree << ", level " << refinement_level << ", " << result.n_cells
@@ -802,16 +791,12 @@ namespace scorefp
                         p.output.quiet || !pcout.is_active() ? nullptr : &pcout.get_stream(),
                         solution,
                         hooks);
-      const unsigned int step   = counters.n_steps;
-      result.n_rejected_steps  = counters.n_rejected_steps;
-      result.linear_iterations = counters.linear_iterations;
-
-      result.n_steps                 = step;
+      record_counters(result, counters);
       result.final_mass              = diagnostics.mass;
       result.final_errors            = diagnostics.errors;
       result.n_preconditioner_builds = n_amg_builds;
       result.wall_seconds            = wall_seconds();
-      pcout << "  " << step << " steps (" << result.n_rejected_steps << " rejected), "
+      pcout << "  " << result.n_steps << " steps (" << result.n_rejected_steps << " rejected), "
             << result.linear_iterations << " linear iterations, " << n_amg_builds
             << " multigrid setups; final relative L2 error " << std::setprecision(3)
             << result.final_errors.l2 << ", max over output times " << result.max_errors.l2

@@ -3,12 +3,18 @@
 // law puts inside the mesh.
 #pragma once
 
+#include <scorefp/diagnostics.h>
+#include <scorefp/initial_data.h>
 #include <scorefp/input_error.h>
+#include <scorefp/processes.h>
+#include <scorefp/time_loop.h>
+#include <scorefp/time_stepping.h>
 
 #include <deal.II/base/function.h>
 #include <deal.II/base/mpi.h>
 #include <deal.II/base/quadrature.h>
 #include <deal.II/distributed/tria_base.h>
+#include <deal.II/dofs/dof_handler.h>
 #include <deal.II/fe/fe_nothing.h>
 #include <deal.II/fe/fe_values.h>
 #include <deal.II/fe/mapping.h>
@@ -122,5 +128,40 @@ namespace scorefp
       << " (Mesh/Minimum mass in domain): enlarge the domain in the Mesh section"
       << (scaled ? " (given in scaled coordinates xi = x / c(t))." : ".");
     throw InputError(s.str());
+  }
+
+  /// The part of a run's record that says what was solved and how.
+  template <int dim>
+  void describe_run(RunRecord                     &record,
+                    const dealii::DoFHandler<dim> &dof_handler,
+                    const unsigned int             refinement_level,
+                    const ForwardProcess          &process,
+                    const DataDistribution        &data,
+                    const DirkTableau             &tableau,
+                    const CoordinateScaling       &scaling,
+                    const std::string             &backend)
+  {
+    const auto &triangulation = dof_handler.get_triangulation();
+    record.dimension          = dim;
+    record.n_ranks = dealii::Utilities::MPI::n_mpi_processes(triangulation.get_communicator());
+    record.refinement_level   = refinement_level;
+    record.degree             = dof_handler.get_fe().degree;
+    record.n_dofs             = dof_handler.n_dofs();
+    record.n_cells            = triangulation.n_global_active_cells();
+    record.start_time         = process.start_time;
+    record.final_time         = process.final_time;
+    record.backend            = backend;
+    record.process            = process.name();
+    record.data               = data.description();
+    record.time_method        = tableau.name;
+    record.scaled_coordinates = scaling.enabled();
+  }
+
+  /// The part of a run's record that says what the time loop cost.
+  inline void record_counters(RunRecord &record, const TimeLoopCounters &counters)
+  {
+    record.n_steps           = counters.n_steps;
+    record.n_rejected_steps  = counters.n_rejected_steps;
+    record.linear_iterations = counters.linear_iterations;
   }
 } // namespace scorefp

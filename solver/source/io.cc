@@ -236,25 +236,34 @@ namespace scorefp
     fisher  = larger(fisher, other.fisher);
   }
 
+  namespace
+  {
+    void write_record_json(JsonWriter &json, const RunRecord &r)
+    {
+      json.value("dimension", r.dimension)
+          .value("n_ranks", r.n_ranks)
+          .value("backend", r.backend)
+          .value("process", r.process)
+          .value("data", r.data)
+          .value("scaled_coordinates", r.scaled_coordinates)
+          .value("polynomial_degree", r.degree)
+          .value("refinement_level", r.refinement_level)
+          .value("n_cells", r.n_cells)
+          .value("n_dofs", r.n_dofs)
+          .value("time_method", r.time_method)
+          .value("start_time", r.start_time)
+          .value("final_time", r.final_time)
+          .value("n_steps", r.n_steps)
+          .value("n_rejected_steps", r.n_rejected_steps)
+          .value("linear_iterations", r.linear_iterations)
+          .value("wall_seconds", r.wall_seconds);
+    }
+  } // namespace
+
   void write_run_json(JsonWriter &json, const DensityRunResult &r)
   {
-    json.value("dimension", r.dimension)
-        .value("n_ranks", r.n_ranks)
-        .value("backend", r.backend)
-        .value("process", r.process)
-        .value("data", r.data)
-        .value("scaled_coordinates", r.scaled_coordinates)
-        .value("polynomial_degree", r.degree)
-        .value("refinement_level", r.refinement_level)
-        .value("n_cells", r.n_cells)
-        .value("n_dofs", r.n_dofs)
-        .value("time_method", r.time_method)
-        .value("start_time", r.start_time)
-        .value("final_time", r.final_time)
-        .value("n_steps", r.n_steps)
-        .value("n_rejected_steps", r.n_rejected_steps)
-        .value("linear_iterations", r.linear_iterations)
-        .value("preconditioner_builds", r.n_preconditioner_builds)
+    write_record_json(json, r);
+    json.value("preconditioner_builds", r.n_preconditioner_builds)
         .value("initial_mass", r.initial_mass)
         .value("mass", r.final_mass);
     json.begin_object("errors");
@@ -271,29 +280,13 @@ namespace scorefp
         json.end_object();
       }
     json.end_array();
-    json.value("wall_seconds", r.wall_seconds);
   }
 
   void write_run_json(JsonWriter &json, const ScoreRunResult &r)
   {
-    json.value("dimension", r.dimension)
-        .value("n_ranks", r.n_ranks)
-        .value("backend", r.backend)
-        .value("process", r.process)
-        .value("data", r.data)
-        .value("boundary_condition", r.boundary_condition)
-        .value("scaled_coordinates", r.scaled_coordinates)
-        .value("polynomial_degree", r.degree)
-        .value("refinement_level", r.refinement_level)
-        .value("n_cells", r.n_cells)
-        .value("n_dofs", r.n_dofs)
-        .value("time_method", r.time_method)
-        .value("start_time", r.start_time)
-        .value("final_time", r.final_time)
-        .value("n_steps", r.n_steps)
-        .value("n_rejected_steps", r.n_rejected_steps)
+    write_record_json(json, r);
+    json.value("boundary_condition", r.boundary_condition)
         .value("newton_iterations", r.newton_iterations)
-        .value("linear_iterations", r.linear_iterations)
         .value("jacobians", r.n_jacobians);
     json.begin_object("errors");
     json.errors("final", r.final_errors);
@@ -328,7 +321,6 @@ namespace scorefp
         json.end_object();
       }
     json.end_array();
-    json.value("wall_seconds", r.wall_seconds);
   }
 
   std::string tail_shells_csv(const ScoreRunResult &r)

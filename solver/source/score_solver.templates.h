@@ -44,6 +44,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <map>
 #include <memory>
@@ -342,10 +343,15 @@ namespace scorefp
       Diagnostics  compute_diagnostics(const double t);
       void         time_derivative(const double t, const VectorType &y, VectorType &y_dot);
       void         interpolate_law(const double t, const bool perturbed, VectorType &y);
-      ResidualReport compute_residuals(const double t, const unsigned int output_index);
+      ResidualReport compute_residuals(const double t);
       ResidualNorms  residual_norms(const double      t,
                                     const VectorType &y_ghosted,
-                                    const VectorType &y_dot_ghosted);
+                                    const VectorType &y_dot_ghosted,
+                                    Vector<float>    *cell_residual);
+      /// d/dt of the vector fill(t', y) at t: central differences, one-sided at t0.
+      void differentiate_in_time(const double                                     t,
+                                 const std::function<void(double, VectorType &)> &fill,
+                                 VectorType                                       &derivative);
       void         compare_with_density(const double t, const unsigned int output_index);
       void         output(const double t, const unsigned int index, const Diagnostics &d);
       void         write_statistics_row(const unsigned int step,
@@ -392,6 +398,8 @@ namespace scorefp
       VectorType solution, ghosted, residual, F_work;
 
       LawFunction<dim>    exact, boundary_law, perturbed;
+      // Cell-wise RMS of the score-form residual at the last output time (VTU fields).
+      Vector<float> computed_residual_field, quotient_residual_field;
       std::vector<double> output_times;
 
       // Companion density run on the same mesh (Score/Companion density).
@@ -886,21 +894,56 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
+    void ScoreSolver<dim, Backend>::differentiate_in_time(
+        const double                                     t,
+        const std::function<void(double, VectorType &)> &fill,
+        VectorType                                       &derivative)
+    {
+      const double delta = difference_step(*process);
+      VectorType   a(locally_owned, communicator), b(locally_owned, communicator);
+      if (t - delta >= process->start_time)
+        {
+          fill(t + delta, a);
+          fill(t - delta, b);
+          derivative = a;
+          derivative -= b;
+          derivative *= 0.5 / delta;
+        }
+      else
+        {
+          // Second-order one-sided: (-3 f(t) + 4 f(t + d) - f(t + 2d)) / (2 d).
+          fill(t, a);
+          derivative.equ(-3.0, a);
+          fill(t + delta, a);
+          derivative.add(4.0, a);
+          fill(t + 2 * delta, a);
+          derivative.add(-1.0, a);
+          derivative *= 0.5 / delta;
+        }
+    }
+
+    template <int dim, typename Backend>
     void ScoreSolver<dim, Backend>::time_derivative(const double      t,
                                                     const VectorType &y,
                                                     VectorType       &y_dot)
     {
-      // Interior: the semi-discrete derivative M^{-1} F(t, y). Boundary: the derivative
-      // of the imposed data.
-      VectorType F(locally_owned, communicator);
+      // The semi-discrete derivative: M y' = F(t, y) on the interior rows, y' = dg/dt
+      // (the derivative of the imposed data) on the boundary. The boundary part is
+      // lifted out of the interior equations (M y' = F with y' = y'_0 + g').
+      VectorType F(locally_owned, communicator), boundary_rate(locally_owned, communicator);
+      differentiate_in_time(
+          t,
+          [this](const double time, VectorType &v) {
+            v = 0;
+            impose_boundary_values(time, v);
+          },
+          boundary_rate);
       apply_rhs(t, y, F);
+      VectorType lifted(locally_owned, communicator);
+      mass_matrix.vmult(lifted, boundary_rate);
+      F -= lifted;
       solve_mass(F, y_dot);
-      const double delta = difference_step(*process);
-      VectorType   plus(locally_owned, communicator), minus(locally_owned, communicator);
-      impose_boundary_values(t + delta, plus);
-      impose_boundary_values(t - delta, minus);
-      plus -= minus;
-      y_dot.add(0.5 / delta, plus);
+      y_dot += boundary_rate;
     }
 
     template <int dim, typename Backend>
@@ -914,7 +957,8 @@ namespace scorefp
     template <int dim, typename Backend>
     ResidualNorms ScoreSolver<dim, Backend>::residual_norms(const double      t,
                                                             const VectorType &y,
-                                                            const VectorType &y_dot)
+                                                            const VectorType &y_dot,
+                                                            Vector<float>    *cell_residual)
     {
       // p-weighted L2 norms in the original coordinates: with s_xi = c s_x the
       // residuals map as r_xi = c r_x and R_xi = R_x.
@@ -940,9 +984,12 @@ namespace scorefp
       std::vector<std::vector<Tensor<2, dim>>> hessians(nq, std::vector<Tensor<2, dim>>(n_components));
       std::vector<Tensor<3, dim>> third(nq);
       double                      local[2] = {0, 0};
+      if (cell_residual != nullptr)
+        cell_residual->reinit(triangulation->n_active_cells());
       for (const auto &cell : dof_handler.active_cell_iterators())
         if (cell->is_locally_owned())
           {
+            double cell_sum = 0, cell_measure = 0;
             fe_values.reinit(cell);
             fe_values.get_function_values(y, values);
             fe_values.get_function_gradients(y, gradients);
@@ -980,10 +1027,15 @@ namespace scorefp
                         }
                     }
                 const double weight = exact.density(xi) * fe_values.JxW(q);
-                local[0] += weight * score_residual(jet, xi, a, G).norm_square();
+                const double r2     = score_residual(jet, xi, a, G).norm_square();
+                local[0] += weight * r2;
+                cell_sum += r2 * fe_values.JxW(q);
+                cell_measure += fe_values.JxW(q);
                 if (log_available)
                   local[1] += weight * std::pow(log_residual(jet, xi, a, G), 2);
               }
+            if (cell_residual != nullptr && score_available)
+              (*cell_residual)(cell->active_cell_index()) = std::sqrt(cell_sum / cell_measure) / c;
           }
       double global[2];
       Utilities::MPI::sum(ArrayView<const double>(local, 2), communicator, ArrayView<double>(global, 2));
@@ -996,38 +1048,35 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
-    ResidualReport ScoreSolver<dim, Backend>::compute_residuals(const double       t,
-                                                                const unsigned int output_index)
+    ResidualReport ScoreSolver<dim, Backend>::compute_residuals(const double t)
     {
       TimerOutput::Scope scope(timer, "residuals");
       ResidualReport     report;
       report.time = t;
       VectorType y_dot(locally_owned, communicator), field(locally_owned, communicator),
-          plus(locally_owned, communicator), minus(locally_owned, communicator);
+          plus(locally_owned, communicator);
       VectorType field_ghosted(locally_owned, locally_relevant, communicator),
           rate_ghosted(locally_owned, locally_relevant, communicator);
 
       time_derivative(t, solution, y_dot);
-      field_ghosted = solution;
-      rate_ghosted  = y_dot;
-      report.computed = residual_norms(t, field_ghosted, rate_ghosted);
+      field_ghosted   = solution;
+      rate_ghosted    = y_dot;
+      report.computed = residual_norms(t, field_ghosted, rate_ghosted, &computed_residual_field);
 
-      const double delta = difference_step(*process);
       for (const bool with_bump : {false, true})
         {
           if (with_bump && p.score.perturbation_amplitude == 0.0)
             continue;
-          interpolate_law(t + delta, with_bump, plus);
-          interpolate_law(t - delta, with_bump, minus);
-          plus -= minus;
-          plus *= 0.5 / delta;
+          differentiate_in_time(
+              t,
+              [&](const double time, VectorType &v) { interpolate_law(time, with_bump, v); },
+              plus);
           interpolate_law(t, with_bump, field);
           field_ghosted = field;
           rate_ghosted  = plus;
           (with_bump ? report.perturbed : report.exact) =
-              residual_norms(t, field_ghosted, rate_ghosted);
+              residual_norms(t, field_ghosted, rate_ghosted, nullptr);
         }
-      (void)output_index;
       return report;
     }
 
@@ -1069,9 +1118,11 @@ namespace scorefp
       // |e_quotient|^2, |s_h - quotient|^2 (quotient undefined: -1), |s|^2.
       std::vector<std::array<double, 7>> points;
       double local_residual[2] = {0, 0};
+      quotient_residual_field.reinit(triangulation->n_active_cells());
       for (const auto &cell : dof_handler.active_cell_iterators())
         if (cell->is_locally_owned())
           {
+            double cell_sum = 0, cell_measure = 0;
             const typename DoFHandler<dim>::active_cell_iterator density_cell(
                 &*triangulation, cell->level(), cell->index(), &density_dofs);
             score_values.reinit(cell);
@@ -1130,11 +1181,18 @@ namespace scorefp
                     record[4]     = (jet.s - s).norm_square() / (c * c);
                     record[5]     = (s_h - jet.s).norm_square() / (c * c);
                     const double weight = q_ex * density_values.JxW(q);
-                    local_residual[0] += weight * score_residual(jet, xi, a, G).norm_square();
+                    const double r2     = score_residual(jet, xi, a, G).norm_square();
+                    local_residual[0] += weight * r2;
+                    cell_sum += r2 * density_values.JxW(q);
+                    cell_measure += density_values.JxW(q);
                     local_residual[1] += weight * std::pow(log_residual(jet, xi, a, G), 2);
                   }
                 points.push_back(record);
               }
+            // RMS over the points where the quotient is defined (0 if none is).
+            if (degree >= 3 && cell_measure > 0)
+              quotient_residual_field(cell->active_cell_index()) =
+                  std::sqrt(cell_sum / cell_measure) / c;
           }
 
       // Errors of the quotient where it is defined (it is not where p_h <= 0).
@@ -1251,6 +1309,10 @@ namespace scorefp
       ScaledDataOut<dim>      data_out;
       data_out.attach_dof_handler(dof_handler);
       data_out.add_data_vector(ghosted, postprocessor);
+      if (computed_residual_field.size() == triangulation->n_active_cells())
+        data_out.add_data_vector(computed_residual_field, "score_residual");
+      if (quotient_residual_field.size() == triangulation->n_active_cells())
+        data_out.add_data_vector(quotient_residual_field, "quotient_score_residual");
       data_out.write_time_step(*triangulation,
                                *mapping,
                                p.mesh.geometry != "box",
@@ -1346,20 +1408,9 @@ namespace scorefp
       }
 
       result.equation           = p.equation;
-      result.dimension          = dim;
-      result.n_ranks            = Utilities::MPI::n_mpi_processes(communicator);
-      result.refinement_level   = refinement_level;
-      result.degree             = fe.degree;
-      result.n_dofs             = dof_handler.n_dofs();
-      result.n_cells            = triangulation->n_global_active_cells();
-      result.start_time         = process->start_time;
-      result.final_time         = process->final_time;
-      result.backend            = Backend::name;
-      result.process            = process->name();
-      result.data               = data->description();
-      result.time_method        = tableau.name;
+      describe_run(
+          result, dof_handler, refinement_level, *process, *data, tableau, *scaling, Backend::name);
       result.boundary_condition = p.score.boundary_condition;
-      result.scaled_coordinates = scaling->enabled();
 
       pcout << "scorefp " << p.equation << ": " << dim << "D " << process->name() << ", "
             << data->description() << ", Q" << fe.degree << (log_form ? "" : "^d") << ", level "
@@ -1392,8 +1443,7 @@ namespace scorefp
         result.max_errors.take_maximum(diagnostics.errors);
         if (log_form)
           result.max_density_errors.take_maximum(diagnostics.density_errors);
-        if (t > t0)
-          result.residuals.push_back(compute_residuals(t, index));
+        result.residuals.push_back(compute_residuals(t));
         if (p.score.companion_density)
           compare_with_density(t, index);
         output(t, index, diagnostics);
@@ -1431,9 +1481,7 @@ namespace scorefp
                         solution,
                         hooks);
 
-      result.n_steps              = counters.n_steps;
-      result.n_rejected_steps     = counters.n_rejected_steps;
-      result.linear_iterations    = counters.linear_iterations;
+      record_counters(result, counters);
       result.newton_iterations    = newton_iterations;
       result.n_jacobians          = n_jacobians;
       result.final_errors         = diagnostics.errors;

@@ -22,20 +22,25 @@ namespace scorefp
     ErrorNorms errors;
   };
 
-  /// Everything a density run reports (summary.json, convergence tables, tests).
-  struct DensityRunResult
+  /// What every run reports about itself: the case, the discretisation, the cost.
+  struct RunRecord
   {
     unsigned int       dimension = 0, n_ranks = 0, refinement_level = 0, degree = 0;
     unsigned long long n_dofs = 0, n_cells = 0;
     double             start_time = 0.0, final_time = 0.0;
-    double             initial_mass = 0.0, final_mass = 0.0;
-    ErrorNorms         final_errors, max_errors; // max over output times
-    unsigned int       n_steps = 0, n_rejected_steps = 0;
-    unsigned long long linear_iterations       = 0;
-    unsigned int       n_preconditioner_builds = 0;
-    double             wall_seconds            = 0.0;
     std::string        backend, process, data, time_method;
     bool               scaled_coordinates = false;
+    unsigned int       n_steps = 0, n_rejected_steps = 0;
+    unsigned long long linear_iterations = 0;
+    double             wall_seconds      = 0.0;
+  };
+
+  /// Everything a density run reports (summary.json, convergence tables, tests).
+  struct DensityRunResult : RunRecord
+  {
+    double       initial_mass = 0.0, final_mass = 0.0;
+    ErrorNorms   final_errors, max_errors; // max over output times
+    unsigned int n_preconditioner_builds = 0;
     /// Output times with the solution's errors there.
     std::vector<double>     output_times;
     std::vector<ErrorNorms> output_errors;
@@ -83,18 +88,12 @@ namespace scorefp
     unsigned int n_quotient_undefined = 0; // points where p_h <= 0
   };
 
-  struct ScoreRunResult
+  struct ScoreRunResult : RunRecord
   {
     std::string        equation; // "score" or "log-density"
-    unsigned int       dimension = 0, n_ranks = 0, refinement_level = 0, degree = 0;
-    unsigned long long n_dofs = 0, n_cells = 0;
-    double             start_time = 0.0, final_time = 0.0;
-    std::string        backend, process, data, time_method, boundary_condition;
-    bool               scaled_coordinates = false;
-    unsigned int       n_steps = 0, n_rejected_steps = 0;
-    unsigned long long newton_iterations = 0, linear_iterations = 0;
-    unsigned int       n_jacobians = 0;
-    double             wall_seconds = 0.0;
+    std::string        boundary_condition;
+    unsigned long long newton_iterations = 0;
+    unsigned int       n_jacobians       = 0;
 
     ScoreErrors final_errors, max_errors;
     /// Log-density form only: p_h = e^u / Z against the exact density, and Z.
