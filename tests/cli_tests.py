@@ -228,6 +228,44 @@ def score():
             header = f.readline()
         check("fisher_divergence" in header and "newton_iterations" in header,
               "statistics.csv has the score columns")
+    with tempfile.TemporaryDirectory() as directory:
+        result = run(["params/log-density-vp-2d.prm", "--set", "Output/Directory=" + directory,
+                      "--set", "Mesh/Refinement levels=2", "--set", "Output/Number of output intervals=1"], 2)
+        check(result.returncode == 0, "log-density run exits with 0 (stderr: %s)" % result.stderr[-500:])
+        summary = json.load(open(os.path.join(directory, "summary.json")))
+        check(summary["equation"] == "log-density", "summary.json records the log-density equation")
+        check(abs(summary["normalisation"] - 1) < 1e-3,
+              "the normalisation Z = int e^u is 1 to 1e-3 (%.6f)" % summary["normalisation"])
+        check(summary["density_errors"]["final"]["L2"] < 1e-3,
+              "p_h = e^u / Z within 1e-3 of the exact density (%.3g)" % summary["density_errors"]["final"]["L2"])
+        residuals = summary["outputs"][-1]["residuals"]["computed"]
+        check(residuals["log_form"] is not None and residuals["score_form"] is not None,
+              "the log form reports both residuals of its solution")
+        pvtu = open(os.path.join(directory, "solution_0001.pvtu")).read()
+        for field in ("density", "log_density", "score"):
+            check('Name="%s"' % field in pvtu, "log-density VTU has the field " + field)
+
+
+def score_cases():
+    """Every shipped score and log-density case runs (one level coarser, one output)."""
+    cases = sorted(f for f in os.listdir(os.path.join(ROOT, "params"))
+                   if f.startswith(("score-", "log-density-")))
+    check(len(cases) >= 8, "params/ ships the score cases (%d)" % len(cases))
+    with tempfile.TemporaryDirectory() as directory:
+        for case in cases:
+            prm = open(os.path.join(ROOT, "params", case)).read()
+            level = int(re.search(r"set Refinement levels = (\d+)", prm).group(1))
+            out = os.path.join(directory, case)
+            result = run(["params/" + case, "--set", "Output/Directory=" + out,
+                          "--set", "Mesh/Refinement levels=%d" % max(level - 1, 0),
+                          "--set", "Output/Number of output intervals=1",
+                          "--set", "Output/Write VTU=false", "--set", "Output/Quiet=true",
+                          "--set", "Score/Companion density=false"], 2)
+            check(result.returncode == 0, case + " runs (stderr: %s)" % result.stderr[-300:])
+            if result.returncode == 0:
+                summary = json.load(open(os.path.join(out, "summary.json")))
+                error = summary["errors"]["final"]["relative_L2"]
+                check(error < 5e-2, case + ": final score error %.3g < 5e-2" % error)
 
 
 def parameters():
@@ -263,7 +301,8 @@ def parameters():
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("group", choices=["demo", "outputs", "bad_input", "parameters", "score"])
+    parser.add_argument("group", choices=["demo", "outputs", "bad_input", "parameters", "score",
+                                          "score_cases"])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--mpirun", default="mpirun")
     ARGS = parser.parse_args()

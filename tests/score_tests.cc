@@ -77,10 +77,10 @@ TEST(ScoreTimeConvergence, TrBdf2IsSecondOrder)
 {
   for (const std::string equation : {"score", "log-density"})
     {
-      Parameters p                = score_case(1, "VP", 4, 128, equation);
-      p.output.n_output_intervals = 1;
-      p.time_stepping.method      = "TRBDF2_3_3_2";
-      p.score.newton_tolerance    = 1e-12;
+      Parameters p                      = score_case(1, "VP", 4, 128, equation);
+      p.output.n_output_intervals       = 1;
+      p.time_stepping.method            = "TRBDF2_3_3_2";
+      p.score.newton_tolerance          = 1e-12;
       p.score.maximum_newton_iterations = 30;
       std::vector<double> errors;
       for (const double h : {1.0 / 8, 1.0 / 16, 1.0 / 32})
@@ -114,10 +114,10 @@ TEST_P(ScorePresets, WithinToleranceOfTheExactScore)
   const unsigned int coarse           = dim == 1 ? 16 : (dim == 2 ? 8 : 4);
   // The log form controls the step error of u = log p, whose norm is dominated by the
   // tails (|u| grows like |x|^2): its score is less accurate at equal tolerance.
-  const double tolerance = (dim == 1 ? 1e-4 : (dim == 2 ? 3e-3 : 3e-2)) *
-                           (equation == "log-density" ? 3 : 1);
-  Parameters         p                = score_case(dim, process, degree, coarse, equation);
-  p.time_stepping.tolerance           = dim == 3 ? 1e-3 : 1e-5;
+  const double tolerance =
+      (dim == 1 ? 1e-4 : (dim == 2 ? 3e-3 : 3e-2)) * (equation == "log-density" ? 3 : 1);
+  Parameters p              = score_case(dim, process, degree, coarse, equation);
+  p.time_stepping.tolerance = dim == 3 ? 1e-3 : 1e-5;
   if (dim == 3)
     {
       p.data.means       = {-0.7, 0.3, 0.0, 0.7, 0.0, -0.3};
@@ -136,44 +136,44 @@ TEST_P(ScorePresets, WithinToleranceOfTheExactScore)
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllPresetsAndDimensions,
-    ScorePresets,
-    ::testing::Values(ScorePresetCase{"VP", 1, "score"},
-                      ScorePresetCase{"sub-VP", 1, "score"},
-                      ScorePresetCase{"VE", 1, "score"},
-                      ScorePresetCase{"EDM", 1, "score"},
-                      ScorePresetCase{"OU", 1, "score"},
-                      ScorePresetCase{"VP", 2, "score"},
-                      ScorePresetCase{"sub-VP", 2, "score"},
-                      ScorePresetCase{"VE", 2, "score"},
-                      ScorePresetCase{"EDM", 2, "score"},
-                      ScorePresetCase{"OU", 2, "score"},
-                      ScorePresetCase{"VP", 3, "score"},
-                      ScorePresetCase{"sub-VP", 3, "score"},
-                      ScorePresetCase{"VE", 3, "score"},
-                      ScorePresetCase{"EDM", 3, "score"},
-                      ScorePresetCase{"OU", 3, "score"},
-                      ScorePresetCase{"VP", 1, "log-density"},
-                      ScorePresetCase{"VE", 1, "log-density"},
-                      ScorePresetCase{"VP", 2, "log-density"},
-                      ScorePresetCase{"EDM", 2, "log-density"},
-                      ScorePresetCase{"OU", 2, "log-density"}),
-    [](const auto &info) {
-      std::string name = info.param.process + std::to_string(info.param.dim) + "D" +
-                         (info.param.equation == "score" ? "Score" : "LogDensity");
-      name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(AllPresetsAndDimensions,
+                         ScorePresets,
+                         ::testing::Values(ScorePresetCase{"VP", 1, "score"},
+                                           ScorePresetCase{"sub-VP", 1, "score"},
+                                           ScorePresetCase{"VE", 1, "score"},
+                                           ScorePresetCase{"EDM", 1, "score"},
+                                           ScorePresetCase{"OU", 1, "score"},
+                                           ScorePresetCase{"VP", 2, "score"},
+                                           ScorePresetCase{"sub-VP", 2, "score"},
+                                           ScorePresetCase{"VE", 2, "score"},
+                                           ScorePresetCase{"EDM", 2, "score"},
+                                           ScorePresetCase{"OU", 2, "score"},
+                                           ScorePresetCase{"VP", 3, "score"},
+                                           ScorePresetCase{"sub-VP", 3, "score"},
+                                           ScorePresetCase{"VE", 3, "score"},
+                                           ScorePresetCase{"EDM", 3, "score"},
+                                           ScorePresetCase{"OU", 3, "score"},
+                                           ScorePresetCase{"VP", 1, "log-density"},
+                                           ScorePresetCase{"VE", 1, "log-density"},
+                                           ScorePresetCase{"VP", 2, "log-density"},
+                                           ScorePresetCase{"EDM", 2, "log-density"},
+                                           ScorePresetCase{"OU", 2, "log-density"}),
+                         [](const auto &info) {
+                           std::string name =
+                               info.param.process + std::to_string(info.param.dim) + "D" +
+                               (info.param.equation == "score" ? "Score" : "LogDensity");
+                           name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+                           return name;
+                         });
 
 // For Gaussian data the moment-matched far field is the exact law: both boundary
 // conditions must give the same solution.
 TEST(ScoreBoundary, GaussianFarFieldIsExactForGaussianData)
 {
-  Parameters p          = score_case(2, "VP", 2, 8);
-  p.data.weights        = {1.0};
-  p.data.means          = {0.5, -0.3};
-  p.data.covariances    = {0.4, 0.1, 0.1, 0.3};
+  Parameters p               = score_case(2, "VP", 2, 8);
+  p.data.weights             = {1.0};
+  p.data.means               = {0.5, -0.3};
+  p.data.covariances         = {0.4, 0.1, 0.1, 0.3};
   const ScoreRunResult exact = solve(p, 1);
   p.score.boundary_condition = "gaussian";
   const ScoreRunResult far   = solve(p, 1);
@@ -191,13 +191,13 @@ TEST(ScoreResiduals, ExactConvergesPerturbedDoesNot)
       // the solve, and the computed one only needs a few steps.
       // Wide components keep the law smooth at t = 0.1, so that three levels are in the
       // asymptotic range.
-      Parameters p                = score_case(2, "OU", equation == "score" ? 2 : 3, 8, equation);
+      Parameters p = score_case(2, "OU", equation == "score" ? 2 : 3, 8, equation);
       for (double &c : p.data.covariances)
         c *= 3;
-      p.mesh.minimum_mass = 0.999; // the score's Dirichlet data carry the cut-off tails
-      p.process.final_time        = 0.1;
-      p.output.n_output_intervals = 1;
-      p.time_stepping.tolerance   = 1e-5;
+      p.mesh.minimum_mass            = 0.999; // the score's Dirichlet data carry the cut-off tails
+      p.process.final_time           = 0.1;
+      p.output.n_output_intervals    = 1;
+      p.time_stepping.tolerance      = 1e-5;
       p.score.perturbation_amplitude = 0.5;
       std::vector<double> computed, exact, perturbed, exact_log, perturbed_log;
       for (const unsigned int level : {1u, 2u, 3u})
@@ -239,9 +239,9 @@ TEST(ScoreParallelAgreement, AllRanksAgreeWithOneRank)
     GTEST_SKIP() << "needs more than one rank (ctest runs it under mpirun -np 2)";
   for (const std::string equation : {"score", "log-density"})
     {
-      Parameters p              = score_case(2, "VP", 2, 8, equation);
-      p.time_stepping.tolerance = 1e-6;
-      p.score.newton_tolerance  = 1e-11;
+      Parameters p                  = score_case(2, "VP", 2, 8, equation);
+      p.time_stepping.tolerance     = 1e-6;
+      p.score.newton_tolerance      = 1e-11;
       const ScoreRunResult serial   = solve(p, 1, MPI_COMM_SELF);
       const ScoreRunResult parallel = solve(p, 1, world);
       EXPECT_EQ(serial.n_dofs, parallel.n_dofs);
@@ -250,9 +250,7 @@ TEST(ScoreParallelAgreement, AllRanksAgreeWithOneRank)
         {
           EXPECT_NEAR(parallel.output_errors[k].l2 / serial.output_errors[k].l2, 1.0, 1e-6)
               << equation << " at t = " << serial.output_times[k];
-          EXPECT_NEAR(parallel.output_errors[k].fisher / serial.output_errors[k].fisher,
-                      1.0,
-                      1e-6)
+          EXPECT_NEAR(parallel.output_errors[k].fisher / serial.output_errors[k].fisher, 1.0, 1e-6)
               << equation;
         }
     }
@@ -266,11 +264,10 @@ TEST(ScoreTails, ScoreFpeBeatsTheDensityQuotientInTheTails)
 {
   dealii::ParameterHandler prm;
   declare_parameters(prm);
-  const Parameters p = read_parameters(prm,
-                                       SCOREFP_SOURCE_DIR "/params/score-vp-2d.prm",
-                                       {"Output/Write VTU=false",
-                                        "Output/Quiet=true",
-                                        "Mesh/Refinement levels=2"});
+  const Parameters p =
+      read_parameters(prm,
+                      SCOREFP_SOURCE_DIR "/params/score-vp-2d.prm",
+                      {"Output/Write VTU=false", "Output/Quiet=true", "Mesh/Refinement levels=2"});
   ASSERT_TRUE(p.score.companion_density);
   const ScoreRunResult r = solve(p, p.mesh.refinement_levels.back());
   ASSERT_EQ(r.quotient_errors.size(), r.output_errors.size());
@@ -292,9 +289,9 @@ TEST(ScoreTails, ScoreFpeBeatsTheDensityQuotientInTheTails)
 // Newton's method failing gives a message with the time and step, not NaNs.
 TEST(ScoreFailures, NewtonNonConvergenceNamesTimeAndStep)
 {
-  Parameters p                        = score_case(2, "VP", 2, 8);
-  p.time_stepping.fixed_step          = 0.5;
-  p.score.maximum_newton_iterations   = 1;
+  Parameters p                      = score_case(2, "VP", 2, 8);
+  p.time_stepping.fixed_step        = 0.5;
+  p.score.maximum_newton_iterations = 1;
   try
     {
       solve(p, 0);

@@ -13,9 +13,9 @@ namespace scorefp
   /// Two- or three-component Gaussian mixture in dimension dim, widths 0.3 to 0.5,
   /// on [-5, 5]^dim with Q_degree elements.
   inline Parameters mixture_case(const unsigned int dim,
-                          const std::string &process,
-                          const unsigned int degree,
-                          const unsigned int coarse_subdivisions)
+                                 const std::string &process,
+                                 const unsigned int degree,
+                                 const unsigned int coarse_subdivisions)
   {
     Parameters p;
     p.dimension          = dim;

@@ -146,8 +146,8 @@ namespace scorefp
                     const bool         write_files,
                     const MPI_Comm     communicator);
       /// Run on the caller's mesh instead of building one, and keep snapshots.
-      void use_mesh(const parallel::TriangulationBase<dim> &mesh,
-                    DensitySnapshots<dim, Backend>         &snapshots);
+      void             use_mesh(const parallel::TriangulationBase<dim> &mesh,
+                                DensitySnapshots<dim, Backend>         &snapshots);
       DensityRunResult run();
 
     private:
@@ -195,8 +195,8 @@ namespace scorefp
       // Shared so that snapshots can outlive the solver.
       std::shared_ptr<DoFHandler<dim>> dof_handler_storage = std::make_shared<DoFHandler<dim>>();
       DoFHandler<dim>                 &dof_handler         = *dof_handler_storage;
-      IndexSet                                          locally_owned, locally_relevant;
-      AffineConstraints<double>                         constraints;
+      IndexSet                         locally_owned, locally_relevant;
+      AffineConstraints<double>        constraints;
 
       // M, A (advection: (x phi_j, grad phi_i)) and L (stiffness): the operator is
       // K(t) = a(t) A + g(t)^2/2 L (MATH.md section 2, weak form with J.n = 0).
@@ -244,15 +244,16 @@ namespace scorefp
           std::make_unique<CoordinateScaling>(*process, p.use_scaled_coordinates(), data->scale());
       tableau = load_dirk_tableau(p.time_stepping.method);
 
-      output_times = make_output_times(*process, p.output.output_times, p.output.n_output_intervals);
+      output_times =
+          make_output_times(*process, p.output.output_times, p.output.n_output_intervals);
     }
 
     template <int dim, typename Backend>
     void DensitySolver<dim, Backend>::use_mesh(const parallel::TriangulationBase<dim> &mesh,
                                                DensitySnapshots<dim, Backend>         &keep)
     {
-      triangulation = &mesh;
-      snapshots     = &keep;
+      triangulation    = &mesh;
+      snapshots        = &keep;
       keep.dof_handler = dof_handler_storage;
     }
 
@@ -820,12 +821,12 @@ namespace scorefp
   }
 
   template <int dim, typename Backend>
-  DensityRunResult solve_density_on(const Parameters                                &p,
+  DensityRunResult solve_density_on(const Parameters                               &p,
                                     const dealii::parallel::TriangulationBase<dim> &mesh,
-                                    const unsigned int                              refinement_level,
-                                    const std::string                              &output_directory,
-                                    const bool                                      write_files,
-                                    DensitySnapshots<dim, Backend>                 &snapshots)
+                                    const unsigned int              refinement_level,
+                                    const std::string              &output_directory,
+                                    const bool                      write_files,
+                                    DensitySnapshots<dim, Backend> &snapshots)
   {
     density::DensitySolver<dim, Backend> solver(
         p, refinement_level, output_directory, write_files, mesh.get_communicator());

@@ -97,7 +97,7 @@ namespace scorefp
   {
     using namespace dealii;
     static const FE_Nothing<dim> no_element; // FEValues needs an element; none is used
-    FEValues<dim> fe_values(
+    FEValues<dim>                fe_values(
         mapping, no_element, quadrature, update_quadrature_points | update_JxW_values);
     std::vector<double> values(quadrature.size());
     double              integral = 0;
@@ -115,10 +115,8 @@ namespace scorefp
   /// Throws InputError unless the exact law puts at least `minimum` of its mass
   /// inside the mesh (a wall through the data is a wrong problem, not a
   /// discretisation error).
-  inline void check_mass_in_domain(const double       mass,
-                                   const double       minimum,
-                                   const double       t,
-                                   const bool         scaled)
+  inline void
+  check_mass_in_domain(const double mass, const double minimum, const double t, const bool scaled)
   {
     if (mass >= minimum)
       return;

@@ -229,7 +229,9 @@ namespace scorefp
   void ScoreErrors::take_maximum(const ScoreErrors &other)
   {
     // NaN (an empty tail region) must not hide a number.
-    const auto larger = [](const double a, const double b) { return std::isnan(a) || b > a ? b : a; };
+    const auto larger = [](const double a, const double b) {
+      return std::isnan(a) || b > a ? b : a;
+    };
     l2      = larger(l2, other.l2);
     l2_bulk = larger(l2_bulk, other.l2_bulk);
     l2_tail = larger(l2_tail, other.l2_tail);

@@ -414,8 +414,7 @@ namespace scorefp
   {
     // ParameterHandler's JSON output spells every character of a name other than
     // letters and digits as "_XX" (hex); undo that for the listing.
-    std::string
-    demangle(const std::string &name)
+    std::string demangle(const std::string &name)
     {
       std::string out;
       for (std::size_t i = 0; i < name.size(); ++i)
@@ -430,8 +429,7 @@ namespace scorefp
       return out;
     }
 
-    void
-    wrap_comment(std::ostream &out, const std::string &indent, const std::string &text)
+    void wrap_comment(std::ostream &out, const std::string &indent, const std::string &text)
     {
       std::istringstream words(text);
       std::string        word, line;
@@ -448,17 +446,16 @@ namespace scorefp
         out << indent << "# " << line << "\n";
     }
 
-    void
-    print_section(std::ostream &                     out,
-                  const boost::property_tree::ptree &section,
-                  const std::string &                indent)
+    void print_section(std::ostream                      &out,
+                       const boost::property_tree::ptree &section,
+                       const std::string                 &indent)
     {
       for (const auto &[key, node] : section)
         if (node.count("value") != 0)
           {
             wrap_comment(out, indent, node.get<std::string>("documentation"));
-            wrap_comment(out, indent,
-                         "Allowed: " + one_line(node.get<std::string>("pattern_description")));
+            wrap_comment(
+                out, indent, "Allowed: " + one_line(node.get<std::string>("pattern_description")));
             out << indent << "set " << demangle(key) << " = "
                 << node.get<std::string>("default_value") << "\n\n";
           }
@@ -472,8 +469,7 @@ namespace scorefp
     }
   } // namespace
 
-  void
-  print_parameter_manual(const ParameterHandler &prm, std::ostream &out)
+  void print_parameter_manual(const ParameterHandler &prm, std::ostream &out)
   {
     std::stringstream json;
     prm.print_parameters(json, ParameterHandler::JSON);
@@ -504,8 +500,8 @@ namespace scorefp
     prm.leave_subsection();
 
     prm.enter_subsection("Initial data");
-    p.data.type    = prm.get("Type");
-    p.data.weights = parse_numbers(prm.get("Weights"), "Initial data/Weights");
+    p.data.type               = prm.get("Type");
+    p.data.weights            = parse_numbers(prm.get("Weights"), "Initial data/Weights");
     p.data.smoothing_variance = prm.get_double("Smoothing variance");
     if (p.data.type == "gaussian mixture")
       {
@@ -633,7 +629,8 @@ namespace scorefp
                            "squares; expected e.g. 0.01.");
         if (!p.output.points_file.empty())
           throw InputError("Output/Points file is read by density runs only; expected it "
-                           "empty for " + p.equation + " runs.");
+                           "empty for " +
+                           p.equation + " runs.");
         if (p.discretization.boundary_condition != "zero flux" && p.score.companion_density)
           throw InputError("Score/Companion density needs Discretization/Boundary condition = "
                            "zero flux (the density solve must conserve mass).");

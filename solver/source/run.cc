@@ -116,8 +116,7 @@ namespace scorefp
                                const ScoreRunResult *)
     {
       ScoreRunResult r = solve_score_case(p, level, directory, true, communicator);
-      if (!r.tail_shells.empty() &&
-          dealii::Utilities::MPI::this_mpi_process(communicator) == 0)
+      if (!r.tail_shells.empty() && dealii::Utilities::MPI::this_mpi_process(communicator) == 0)
         write_file_atomically(directory + "/tail_shells.csv", tail_shells_csv(r));
       return r;
     }
@@ -127,7 +126,7 @@ namespace scorefp
                     const dealii::ParameterHandler &prm,
                     const MPI_Comm                  communicator)
     {
-      const bool root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
+      const bool         root      = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
       const std::string &directory = p.output.directory;
       const auto        &levels    = p.mesh.refinement_levels;
 
@@ -218,12 +217,15 @@ namespace scorefp
       write_file_atomically(directory + "/summary.json", text.str());
       std::cout << "Results in " << directory << "/ (summary.json, statistics.csv"
                 << (p.output.write_vtu ? ", solution.pvd" : "")
-                << (p.score.companion_density && p.equation != "density" ? ", tail_shells.csv, density/" : "")
+                << (p.score.companion_density && p.equation != "density"
+                        ? ", tail_shells.csv, density/"
+                        : "")
                 << ")" << std::endl;
     }
   } // namespace
 
-  void run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator)
+  void
+  run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator)
   {
     if (p.equation == "density")
       run_levels<DensityRunResult>(p, prm, communicator);

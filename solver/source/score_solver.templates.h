@@ -83,7 +83,7 @@ namespace scorefp
         double x[dim], s[dim];
         for (unsigned int j = 0; j < dim; ++j)
           x[j] = c * xi[j];
-        double       r2   = 0;
+        double r2 = 0;
         for (unsigned int j = 0; j < dim; ++j)
           r2 += x[j] * x[j];
         const double bump = amplitude * std::exp(-0.5 * r2 / (width * width));
@@ -164,12 +164,20 @@ namespace scorefp
       void evaluate_scalar_field(const DataPostprocessorInputs::Scalar<dim> &inputs,
                                  std::vector<Vector<double>> &computed) const override
       {
+        // One component: u = log p (log form), or the score itself in 1D.
         for (unsigned int q = 0; q < inputs.solution_values.size(); ++q)
-          fill(q,
-               inputs.evaluation_points[q],
-               inputs.solution_gradients[q],
-               inputs.solution_values[q],
-               computed);
+          if (log_form)
+            fill(q,
+                 inputs.evaluation_points[q],
+                 inputs.solution_gradients[q],
+                 inputs.solution_values[q],
+                 computed);
+          else
+            {
+              Tensor<1, dim> s_h;
+              s_h[0] = inputs.solution_values[q];
+              fill(q, inputs.evaluation_points[q], s_h, 0.0, computed);
+            }
       }
 
       std::vector<std::string> get_names() const override
@@ -191,9 +199,8 @@ namespace scorefp
       {
         std::vector<DataComponentInterpretation::DataComponentInterpretation> kinds(
             3 * dim, DataComponentInterpretation::component_is_part_of_vector);
-        kinds.insert(kinds.end(),
-                     log_form ? 3 : 1,
-                     DataComponentInterpretation::component_is_scalar);
+        kinds.insert(
+            kinds.end(), log_form ? 3 : 1, DataComponentInterpretation::component_is_scalar);
         return kinds;
       }
 
@@ -297,7 +304,8 @@ namespace scorefp
 
     /// Log-form residual R = du/dt - [G/2 (Laplace u + |grad u|^2) + a xi . grad u + a d].
     template <int dim>
-    double log_residual(const ScoreJet<dim> &j, const Point<dim> &xi, const double a, const double G)
+    double
+    log_residual(const ScoreJet<dim> &j, const Point<dim> &xi, const double a, const double G)
     {
       return j.u_t - 0.5 * G * (j.laplace_u + j.s * j.s) - a * (xi * j.s) - a * dim;
     }
@@ -324,42 +332,40 @@ namespace scorefp
         double      normalisation = 1.0; // log form: Z = int e^u
       };
 
-      void         setup_mesh_and_dofs();
-      void         assemble_mass_matrices();
-      void         set_exact(const double t);
-      void         set_boundary_law(const double t);
-      void         impose_boundary_values(const double t, VectorType &y);
-      void         assemble(const double      t,
-                            const double      gamma_h,
-                            const VectorType &y_ghosted,
-                            VectorType       &F,
-                            const bool        with_jacobian);
-      void         apply_rhs(const double t, const VectorType &y, VectorType &F);
-      unsigned int solve_stage(const double      t,
-                               const double      gamma_h,
-                               const VectorType &rhs,
-                               VectorType       &Y);
-      unsigned int solve_mass(const VectorType &rhs, VectorType &x);
-      Diagnostics  compute_diagnostics(const double t);
-      void         time_derivative(const double t, const VectorType &y, VectorType &y_dot);
-      void         interpolate_law(const double t, const bool perturbed, VectorType &y);
+      void setup_mesh_and_dofs();
+      void assemble_mass_matrices();
+      void set_exact(const double t);
+      void set_boundary_law(const double t);
+      void impose_boundary_values(const double t, VectorType &y);
+      void assemble(const double      t,
+                    const double      gamma_h,
+                    const VectorType &y_ghosted,
+                    VectorType       &F,
+                    const bool        with_jacobian);
+      void apply_rhs(const double t, const VectorType &y, VectorType &F);
+      unsigned int
+      solve_stage(const double t, const double gamma_h, const VectorType &rhs, VectorType &Y);
+      unsigned int   solve_mass(const VectorType &rhs, VectorType &x);
+      Diagnostics    compute_diagnostics(const double t);
+      void           time_derivative(const double t, const VectorType &y, VectorType &y_dot);
+      void           interpolate_law(const double t, const bool perturbed, VectorType &y);
       ResidualReport compute_residuals(const double t);
       ResidualNorms  residual_norms(const double      t,
                                     const VectorType &y_ghosted,
                                     const VectorType &y_dot_ghosted,
                                     Vector<float>    *cell_residual);
       /// d/dt of the vector fill(t', y) at t: central differences, one-sided at t0.
-      void differentiate_in_time(const double                                     t,
-                                 const std::function<void(double, VectorType &)> &fill,
-                                 VectorType                                       &derivative);
-      void         compare_with_density(const double t, const unsigned int output_index);
-      void         output(const double t, const unsigned int index, const Diagnostics &d);
-      void         write_statistics_row(const unsigned int step,
-                                        const double       t,
-                                        const double       dt,
-                                        const Diagnostics &d,
-                                        const StepReport  &report);
-      double       wall_seconds() const;
+      void   differentiate_in_time(const double                                     t,
+                                   const std::function<void(double, VectorType &)> &fill,
+                                   VectorType                                      &derivative);
+      void   compare_with_density(const double t, const unsigned int output_index);
+      void   output(const double t, const unsigned int index, const Diagnostics &d);
+      void   write_statistics_row(const unsigned int step,
+                                  const double       t,
+                                  const double       dt,
+                                  const Diagnostics &d,
+                                  const StepReport  &report);
+      double wall_seconds() const;
 
       const Parameters  &p;
       const unsigned int refinement_level;
@@ -386,20 +392,20 @@ namespace scorefp
       // adds homogeneous Dirichlet rows: Newton updates, Jacobians, mass solves.
       AffineConstraints<double> hanging, constraints;
 
-      MatrixType mass_matrix, condensed_mass_matrix, jacobian;
+      MatrixType                                mass_matrix, condensed_mass_matrix, jacobian;
       std::unique_ptr<typename Backend::AMG>    amg;
       std::unique_ptr<typename Backend::Jacobi> jacobi, mass_preconditioner;
-      bool         jacobian_is_current = false; // for this step and gamma h
-      double       jacobian_gamma_h    = 0.0;
-      double       stiffness_to_mass   = 0.0;
-      unsigned int n_jacobians         = 0;
-      unsigned long long newton_iterations = 0;
+      bool               jacobian_is_current = false; // for this step and gamma h
+      double             jacobian_gamma_h    = 0.0;
+      double             stiffness_to_mass   = 0.0;
+      unsigned int       n_jacobians         = 0;
+      unsigned long long newton_iterations   = 0;
 
       VectorType solution, ghosted, residual, F_work;
 
-      LawFunction<dim>    exact, boundary_law, perturbed;
+      LawFunction<dim> exact, boundary_law, perturbed;
       // Cell-wise RMS of the score-form residual at the last output time (VTU fields).
-      Vector<float> computed_residual_field, quotient_residual_field;
+      Vector<float>       computed_residual_field, quotient_residual_field;
       std::vector<double> output_times;
 
       // Companion density run on the same mesh (Score/Companion density).
@@ -465,11 +471,8 @@ namespace scorefp
       constraints.reinit(locally_relevant);
       constraints.merge(hanging);
       for (const auto id : triangulation->get_boundary_ids())
-        VectorTools::interpolate_boundary_values(*mapping,
-                                                 dof_handler,
-                                                 id,
-                                                 Functions::ZeroFunction<dim>(n_components),
-                                                 constraints);
+        VectorTools::interpolate_boundary_values(
+            *mapping, dof_handler, id, Functions::ZeroFunction<dim>(n_components), constraints);
       constraints.close();
 
       DynamicSparsityPattern dsp(locally_relevant);
@@ -488,11 +491,12 @@ namespace scorefp
     {
       TimerOutput::Scope scope(timer, "assembly");
       const QGauss<dim>  quadrature(fe.degree + 1);
-      FEValues<dim> fe_values(*mapping, fe, quadrature, update_values | update_gradients | update_JxW_values);
-      const unsigned int n = fe.n_dofs_per_cell();
-      FullMatrix<double> cell_mass(n, n);
+      FEValues<dim>      fe_values(
+          *mapping, fe, quadrature, update_values | update_gradients | update_JxW_values);
+      const unsigned int                   n = fe.n_dofs_per_cell();
+      FullMatrix<double>                   cell_mass(n, n);
       std::vector<types::global_dof_index> dof_indices(n);
-      double local_ratio = 0;
+      double                               local_ratio = 0;
       for (const auto &cell : dof_handler.active_cell_iterators())
         if (cell->is_locally_owned())
           {
@@ -503,11 +507,12 @@ namespace scorefp
               for (unsigned int i = 0; i < n; ++i)
                 {
                   const unsigned int ci = fe.system_to_component_index(i).first;
-                  stiffness_diagonal(i) += fe_values.shape_grad(i, q).norm_square() * fe_values.JxW(q);
+                  stiffness_diagonal(i) +=
+                      fe_values.shape_grad(i, q).norm_square() * fe_values.JxW(q);
                   for (unsigned int j = 0; j < n; ++j)
                     if (fe.system_to_component_index(j).first == ci)
-                      cell_mass(i, j) +=
-                          fe_values.shape_value(i, q) * fe_values.shape_value(j, q) * fe_values.JxW(q);
+                      cell_mass(i, j) += fe_values.shape_value(i, q) * fe_values.shape_value(j, q) *
+                                         fe_values.JxW(q);
                 }
             for (unsigned int i = 0; i < n; ++i)
               local_ratio = std::max(local_ratio, stiffness_diagonal(i) / cell_mass(i, i));
@@ -561,8 +566,8 @@ namespace scorefp
                                              VectorType       &F,
                                              const bool        with_jacobian)
     {
-      TimerOutput::Scope scope(timer, with_jacobian ? "assembly (residual and Jacobian)"
-                                                    : "assembly (residual)");
+      TimerOutput::Scope scope(
+          timer, with_jacobian ? "assembly (residual and Jacobian)" : "assembly (residual)");
       const double       a = scaling->drift_rate(t), G = scaling->diffusion_squared(t);
       const QGauss<dim>  quadrature(fe.degree + 1);
       FEValues<dim>      fe_values(*mapping,
@@ -574,11 +579,11 @@ namespace scorefp
       const unsigned int nq = quadrature.size();
       Vector<double>     cell_F(n);
       FullMatrix<double> cell_J(n, n);
-      std::vector<types::global_dof_index>      dof_indices(n);
-      std::vector<Vector<double>>               values(nq, Vector<double>(n_components));
-      std::vector<std::vector<Tensor<1, dim>>>  gradients(nq,
+      std::vector<types::global_dof_index>     dof_indices(n);
+      std::vector<Vector<double>>              values(nq, Vector<double>(n_components));
+      std::vector<std::vector<Tensor<1, dim>>> gradients(nq,
                                                          std::vector<Tensor<1, dim>>(n_components));
-      std::vector<unsigned int> component(n);
+      std::vector<unsigned int>                component(n);
       for (unsigned int i = 0; i < n; ++i)
         component[i] = fe.system_to_component_index(i).first;
 
@@ -603,10 +608,12 @@ namespace scorefp
                 Tensor<1, dim> velocity;
                 for (unsigned int k = 0; k < dim; ++k)
                   velocity[k] = a * xi[k] + G * (log_form ? gradients[q][0][k] : values[q](k));
-                // Pointwise right-hand side f(component) of F_i = (f, phi_i) - G/2 (grad, grad phi_i).
+                // Pointwise right-hand side f(component) of F_i = (f, phi_i) - G/2 (grad, grad
+                // phi_i).
                 Vector<double> source(n_components);
                 if (log_form)
-                  source(0) = 0.5 * G * gradients[q][0].norm_square() + a * (xi * gradients[q][0]) + a * dim;
+                  source(0) = 0.5 * G * gradients[q][0].norm_square() + a * (xi * gradients[q][0]) +
+                              a * dim;
                 else
                   for (unsigned int c = 0; c < dim; ++c)
                     source(c) = gradients[q][c] * velocity + a * values[q](c);
@@ -781,16 +788,16 @@ namespace scorefp
       // One pass over the cells keeps, per quadrature point, what the error norms need;
       // the bulk and tail regions are then found from the exact density.
       set_exact(t);
-      ghosted = solution;
-      const double      c = scaling->scale(t);
-      const QGauss<dim> quadrature(fe.degree + 2);
-      FEValues<dim>     fe_values(*mapping,
+      ghosted                                    = solution;
+      const double                             c = scaling->scale(t);
+      const QGauss<dim>                        quadrature(fe.degree + 2);
+      FEValues<dim>                            fe_values(*mapping,
                               fe,
                               quadrature,
                               update_values | update_gradients | update_quadrature_points |
                                   update_JxW_values);
-      const unsigned int nq = quadrature.size();
-      std::vector<Vector<double>> values(nq, Vector<double>(n_components));
+      const unsigned int                       nq = quadrature.size();
+      std::vector<Vector<double>>              values(nq, Vector<double>(n_components));
       std::vector<std::vector<Tensor<1, dim>>> gradients(nq,
                                                          std::vector<Tensor<1, dim>>(n_components));
       // Per point: exact density q, q JxW, |e|^2 JxW, |s|^2 JxW (mesh coordinates), and
@@ -823,12 +830,13 @@ namespace scorefp
                   }
               }
           }
-      Diagnostics d;
+      Diagnostics  d;
       const double bulk_threshold =
           highest_density_threshold(density, weight, p.score.bulk_mass, communicator);
       const double tail_threshold =
           p.score.tail_threshold *
-          Utilities::MPI::max(density.empty() ? 0.0 : *std::max_element(density.begin(), density.end()),
+          Utilities::MPI::max(density.empty() ? 0.0
+                                              : *std::max_element(density.begin(), density.end()),
                               communicator);
       // Sums: all, bulk, tail of |e|^2 and |s|^2; Fisher; Z; density error norms.
       double local[12] = {};
@@ -851,7 +859,8 @@ namespace scorefp
             local[7] += exp_u[i] * jxw[i];
         }
       double global[12];
-      Utilities::MPI::sum(ArrayView<const double>(local, 12), communicator, ArrayView<double>(global, 12));
+      Utilities::MPI::sum(
+          ArrayView<const double>(local, 12), communicator, ArrayView<double>(global, 12));
       const auto ratio = [](const double e, const double s) {
         return s > 0 ? std::sqrt(e / s) : std::numeric_limits<double>::quiet_NaN();
       };
@@ -862,8 +871,8 @@ namespace scorefp
       if (log_form)
         {
           // p_h = e^u / Z against the exact density (relative norms: the same in x and xi).
-          const double Z = global[7];
-          d.normalisation = Z;
+          const double Z        = global[7];
+          d.normalisation       = Z;
           double local_norms[4] = {}, local_max[2] = {};
           for (unsigned int i = 0; i < density.size(); ++i)
             {
@@ -876,8 +885,10 @@ namespace scorefp
               local_max[1] = std::max(local_max[1], density[i]);
             }
           double norms[4], max[2];
-          Utilities::MPI::sum(ArrayView<const double>(local_norms, 4), communicator, ArrayView<double>(norms, 4));
-          Utilities::MPI::max(ArrayView<const double>(local_max, 2), communicator, ArrayView<double>(max, 2));
+          Utilities::MPI::sum(
+              ArrayView<const double>(local_norms, 4), communicator, ArrayView<double>(norms, 4));
+          Utilities::MPI::max(
+              ArrayView<const double>(local_max, 2), communicator, ArrayView<double>(max, 2));
           d.density_errors.l1   = norms[0] / norms[2];
           d.density_errors.l2   = std::sqrt(norms[1] / norms[3]);
           d.density_errors.linf = max[0] / max[1];
@@ -897,7 +908,7 @@ namespace scorefp
     void ScoreSolver<dim, Backend>::differentiate_in_time(
         const double                                     t,
         const std::function<void(double, VectorType &)> &fill,
-        VectorType                                       &derivative)
+        VectorType                                      &derivative)
     {
       const double delta = difference_step(*process);
       VectorType   a(locally_owned, communicator), b(locally_owned, communicator);
@@ -970,20 +981,22 @@ namespace scorefp
       // form), are only meaningful for elements of high enough degree.
       const bool  score_available = log_form ? degree >= 3 : degree >= 2;
       const bool  log_available   = log_form && degree >= 2;
-      UpdateFlags flags = update_values | update_gradients | update_hessians |
+      UpdateFlags flags           = update_values | update_gradients | update_hessians |
                           update_quadrature_points | update_JxW_values;
       if (log_form)
         flags |= update_3rd_derivatives;
-      const QGauss<dim>  quadrature(fe.degree + 1);
-      FEValues<dim>      fe_values(*mapping, fe, quadrature, flags);
-      const unsigned int nq = quadrature.size();
+      const QGauss<dim>           quadrature(fe.degree + 1);
+      FEValues<dim>               fe_values(*mapping, fe, quadrature, flags);
+      const unsigned int          nq = quadrature.size();
       std::vector<Vector<double>> values(nq, Vector<double>(n_components)),
           rates(nq, Vector<double>(n_components));
-      std::vector<std::vector<Tensor<1, dim>>> gradients(nq, std::vector<Tensor<1, dim>>(n_components)),
+      std::vector<std::vector<Tensor<1, dim>>> gradients(nq,
+                                                         std::vector<Tensor<1, dim>>(n_components)),
           rate_gradients(nq, std::vector<Tensor<1, dim>>(n_components));
-      std::vector<std::vector<Tensor<2, dim>>> hessians(nq, std::vector<Tensor<2, dim>>(n_components));
-      std::vector<Tensor<3, dim>> third(nq);
-      double                      local[2] = {0, 0};
+      std::vector<std::vector<Tensor<2, dim>>> hessians(nq,
+                                                        std::vector<Tensor<2, dim>>(n_components));
+      std::vector<Tensor<3, dim>>              third(nq);
+      double                                   local[2] = {0, 0};
       if (cell_residual != nullptr)
         cell_residual->reinit(triangulation->n_active_cells());
       for (const auto &cell : dof_handler.active_cell_iterators())
@@ -1038,7 +1051,8 @@ namespace scorefp
               (*cell_residual)(cell->active_cell_index()) = std::sqrt(cell_sum / cell_measure) / c;
           }
       double global[2];
-      Utilities::MPI::sum(ArrayView<const double>(local, 2), communicator, ArrayView<double>(global, 2));
+      Utilities::MPI::sum(
+          ArrayView<const double>(local, 2), communicator, ArrayView<double>(global, 2));
       ResidualNorms norms;
       if (score_available)
         norms.score_form = std::sqrt(global[0]) / c;
@@ -1089,13 +1103,13 @@ namespace scorefp
                       std::abs(density.times[output_index] - t) < 1e-12 * (1 + std::abs(t)),
                   ExcMessage("The density snapshots do not match the score output times."));
       set_exact(t);
-      ghosted                    = solution;
-      const auto  &density_dofs  = *density.dof_handler;
-      const auto  &q_h           = density.densities[output_index];
-      const auto  &q_dot         = density.derivatives[output_index];
-      const double c             = scaling->scale(t);
-      const double a = scaling->drift_rate(t), G = scaling->diffusion_squared(t);
-      const unsigned int degree  = density_dofs.get_fe().degree;
+      ghosted                         = solution;
+      const auto        &density_dofs = *density.dof_handler;
+      const auto        &q_h          = density.densities[output_index];
+      const auto        &q_dot        = density.derivatives[output_index];
+      const double       c            = scaling->scale(t);
+      const double       a = scaling->drift_rate(t), G = scaling->diffusion_squared(t);
+      const unsigned int degree = density_dofs.get_fe().degree;
 
       const QGauss<dim>  quadrature(fe.degree + 2);
       FEValues<dim>      score_values(*mapping, fe, quadrature, update_values | update_gradients);
@@ -1106,9 +1120,9 @@ namespace scorefp
                                        update_3rd_derivatives | update_quadrature_points |
                                        update_JxW_values);
       const unsigned int nq = quadrature.size();
-      std::vector<Vector<double>> s_values(nq, Vector<double>(n_components));
-      std::vector<std::vector<Tensor<1, dim>>> s_gradients(nq,
-                                                           std::vector<Tensor<1, dim>>(n_components));
+      std::vector<Vector<double>>              s_values(nq, Vector<double>(n_components));
+      std::vector<std::vector<Tensor<1, dim>>> s_gradients(
+          nq, std::vector<Tensor<1, dim>>(n_components));
       std::vector<double>         p_values(nq), p_rates(nq);
       std::vector<Tensor<1, dim>> p_gradients(nq), p_rate_gradients(nq);
       std::vector<Tensor<2, dim>> p_hessians(nq);
@@ -1117,12 +1131,12 @@ namespace scorefp
       // Per point (original coordinates): radius, exact density, JxW in x, |e_h|^2,
       // |e_quotient|^2, |s_h - quotient|^2 (quotient undefined: -1), |s|^2.
       std::vector<std::array<double, 7>> points;
-      double local_residual[2] = {0, 0};
+      double                             local_residual[2] = {0, 0};
       quotient_residual_field.reinit(triangulation->n_active_cells());
       for (const auto &cell : dof_handler.active_cell_iterators())
         if (cell->is_locally_owned())
           {
-            double cell_sum = 0, cell_measure = 0;
+            double                                               cell_sum = 0, cell_measure = 0;
             const typename DoFHandler<dim>::active_cell_iterator density_cell(
                 &*triangulation, cell->level(), cell->index(), &density_dofs);
             score_values.reinit(cell);
@@ -1138,25 +1152,25 @@ namespace scorefp
             density_values.get_function_gradients(q_dot, p_rate_gradients);
             for (unsigned int q = 0; q < nq; ++q)
               {
-                const Point<dim>    &xi     = density_values.quadrature_point(q);
-                const double         q_ex   = exact.density(xi);
-                const Tensor<1, dim> s      = exact.score(xi);
+                const Point<dim>    &xi   = density_values.quadrature_point(q);
+                const double         q_ex = exact.density(xi);
+                const Tensor<1, dim> s    = exact.score(xi);
                 Tensor<1, dim>       s_h;
                 for (unsigned int k = 0; k < dim; ++k)
                   s_h[k] = log_form ? s_gradients[q][0][k] : s_values[q](k);
                 std::array<double, 7> record = {{c * xi.norm(),
-                                                q_ex / std::pow(c, dim),
-                                                density_values.JxW(q) * std::pow(c, dim),
-                                                (s_h - s).norm_square() / (c * c),
-                                                -1.0,
-                                                -1.0,
-                                                s.norm_square() / (c * c)}};
-                const double P = p_values[q];
+                                                 q_ex / std::pow(c, dim),
+                                                 density_values.JxW(q) * std::pow(c, dim),
+                                                 (s_h - s).norm_square() / (c * c),
+                                                 -1.0,
+                                                 -1.0,
+                                                 s.norm_square() / (c * c)}};
+                const double          P      = p_values[q];
                 if (P > 0)
                   {
                     // grad log q_h and its derivatives by the quotient rule.
-                    const Tensor<1, dim> &gP = p_gradients[q];
-                    const Tensor<2, dim> &H  = p_hessians[q];
+                    const Tensor<1, dim> &gP      = p_gradients[q];
+                    const Tensor<2, dim> &H       = p_hessians[q];
                     const double          laplace = trace(H);
                     ScoreJet<dim>         jet;
                     jet.s = gP / P;
@@ -1175,11 +1189,11 @@ namespace scorefp
                                           2 * H_gP / (P * P) +
                                           2 * gP.norm_square() * gP[k] / (P * P * P);
                       }
-                    jet.s_t       = p_rate_gradients[q] / P - p_rates[q] * gP / (P * P);
-                    jet.u_t       = p_rates[q] / P;
-                    jet.laplace_u = laplace / P - gP.norm_square() / (P * P);
-                    record[4]     = (jet.s - s).norm_square() / (c * c);
-                    record[5]     = (s_h - jet.s).norm_square() / (c * c);
+                    jet.s_t             = p_rate_gradients[q] / P - p_rates[q] * gP / (P * P);
+                    jet.u_t             = p_rates[q] / P;
+                    jet.laplace_u       = laplace / P - gP.norm_square() / (P * P);
+                    record[4]           = (jet.s - s).norm_square() / (c * c);
+                    record[5]           = (s_h - jet.s).norm_square() / (c * c);
                     const double weight = q_ex * density_values.JxW(q);
                     const double r2     = score_residual(jet, xi, a, G).norm_square();
                     local_residual[0] += weight * r2;
@@ -1203,8 +1217,9 @@ namespace scorefp
           local_max[1] = std::max(local_max[1], r[1]);
         }
       double global_max[2];
-      Utilities::MPI::max(ArrayView<const double>(local_max, 2), communicator, ArrayView<double>(global_max, 2));
-      const double tail = p.score.tail_threshold * global_max[1];
+      Utilities::MPI::max(
+          ArrayView<const double>(local_max, 2), communicator, ArrayView<double>(global_max, 2));
+      const double        tail = p.score.tail_threshold * global_max[1];
       std::vector<double> density_at, weight_at;
       for (const auto &r : points)
         {
@@ -1235,7 +1250,8 @@ namespace scorefp
             local[8] += r[1] * r[4] * w;
           }
       double global[9];
-      Utilities::MPI::sum(ArrayView<const double>(local, 9), communicator, ArrayView<double>(global, 9));
+      Utilities::MPI::sum(
+          ArrayView<const double>(local, 9), communicator, ArrayView<double>(global, 9));
       const auto ratio = [](const double e, const double s) {
         return s > 0 ? std::sqrt(e / s) : std::numeric_limits<double>::quiet_NaN();
       };
@@ -1255,12 +1271,13 @@ namespace scorefp
 
       // Shells of |x|: RMS (in the dx measure) of each error, over the points where the
       // quotient is defined, and a count of those where it is not.
-      const unsigned int     n_shells = p.score.n_tail_shells;
-      const double           r_max    = global_max[0] * (1 + 1e-12);
-      std::vector<double>    shell_local(6 * n_shells, 0.0), shell_max(n_shells, 0.0);
+      const unsigned int  n_shells = p.score.n_tail_shells;
+      const double        r_max    = global_max[0] * (1 + 1e-12);
+      std::vector<double> shell_local(6 * n_shells, 0.0), shell_max(n_shells, 0.0);
       for (const auto &r : points)
         {
-          const unsigned int k = std::min(n_shells - 1, static_cast<unsigned int>(r[0] / r_max * n_shells));
+          const unsigned int k =
+              std::min(n_shells - 1, static_cast<unsigned int>(r[0] / r_max * n_shells));
           shell_max[k] = std::max(shell_max[k], r[1]);
           shell_local[6 * k + 4] += r[2];
           shell_local[6 * k + 1] += r[3] * r[2];
@@ -1274,22 +1291,24 @@ namespace scorefp
           shell_local[6 * k + 3] += r[5] * r[2];
         }
       std::vector<double> shell_sum(shell_local.size()), shell_maximum(n_shells);
-      Utilities::MPI::sum(ArrayView<const double>(shell_local), communicator, ArrayView<double>(shell_sum));
-      Utilities::MPI::max(ArrayView<const double>(shell_max), communicator, ArrayView<double>(shell_maximum));
+      Utilities::MPI::sum(
+          ArrayView<const double>(shell_local), communicator, ArrayView<double>(shell_sum));
+      Utilities::MPI::max(
+          ArrayView<const double>(shell_max), communicator, ArrayView<double>(shell_maximum));
       std::vector<TailShell> shells(n_shells);
       for (unsigned int k = 0; k < n_shells; ++k)
         {
-          const double volume   = shell_sum[6 * k];
-          auto        &shell    = shells[k];
-          shell.radius_min      = r_max * k / n_shells;
-          shell.radius_max      = r_max * (k + 1) / n_shells;
-          shell.exact_density_max = shell_maximum[k];
-          const double nan      = std::numeric_limits<double>::quiet_NaN();
-          shell.rms_score_error    = shell_sum[6 * k + 4] > 0
-                                         ? std::sqrt(shell_sum[6 * k + 1] / shell_sum[6 * k + 4])
-                                         : nan;
-          shell.rms_quotient_error = volume > 0 ? std::sqrt(shell_sum[6 * k + 2] / volume) : nan;
-          shell.rms_difference     = volume > 0 ? std::sqrt(shell_sum[6 * k + 3] / volume) : nan;
+          const double volume        = shell_sum[6 * k];
+          auto        &shell         = shells[k];
+          shell.radius_min           = r_max * k / n_shells;
+          shell.radius_max           = r_max * (k + 1) / n_shells;
+          shell.exact_density_max    = shell_maximum[k];
+          const double nan           = std::numeric_limits<double>::quiet_NaN();
+          shell.rms_score_error      = shell_sum[6 * k + 4] > 0
+                                           ? std::sqrt(shell_sum[6 * k + 1] / shell_sum[6 * k + 4])
+                                           : nan;
+          shell.rms_quotient_error   = volume > 0 ? std::sqrt(shell_sum[6 * k + 2] / volume) : nan;
+          shell.rms_difference       = volume > 0 ? std::sqrt(shell_sum[6 * k + 3] / volume) : nan;
           shell.n_quotient_undefined = static_cast<unsigned int>(shell_sum[6 * k + 5]);
         }
       result.tail_shells.push_back(shells);
@@ -1407,7 +1426,7 @@ namespace scorefp
         interpolate_law(process->start_time, false, solution);
       }
 
-      result.equation           = p.equation;
+      result.equation = p.equation;
       describe_run(
           result, dof_handler, refinement_level, *process, *data, tableau, *scaling, Backend::name);
       result.boundary_condition = p.score.boundary_condition;
@@ -1415,8 +1434,8 @@ namespace scorefp
       pcout << "scorefp " << p.equation << ": " << dim << "D " << process->name() << ", "
             << data->description() << ", Q" << fe.degree << (log_form ? "" : "^d") << ", level "
             << refinement_level << ", " << result.n_cells << " cells, " << result.n_dofs
-            << " DoFs, " << result.n_ranks << " rank(s), " << Backend::name << ", "
-            << tableau.name << ", " << p.score.boundary_condition << " boundary data"
+            << " DoFs, " << result.n_ranks << " rank(s), " << Backend::name << ", " << tableau.name
+            << ", " << p.score.boundary_condition << " boundary data"
             << (scaling->enabled() ? ", scaled coordinates" : "") << std::endl;
 
       LinearOdeOperators<VectorType> operators;
@@ -1435,8 +1454,8 @@ namespace scorefp
       };
       DirkIntegrator<VectorType> integrator(tableau, operators);
 
-      const double t0          = process->start_time;
-      Diagnostics  diagnostics = compute_diagnostics(t0);
+      const double t0            = process->start_time;
+      Diagnostics  diagnostics   = compute_diagnostics(t0);
       const auto   record_output = [&](const unsigned int index, const double t) {
         result.output_times.push_back(t);
         result.output_errors.push_back(diagnostics.errors);

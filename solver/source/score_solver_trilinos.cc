@@ -1,7 +1,7 @@
 // Explicit instantiation of the score solver for the TrilinosBackend.
 #include "score_solver.templates.h"
 
-#define SCOREFP_INSTANTIATE(dim)                  \
+#define SCOREFP_INSTANTIATE(dim)                             \
   template ScoreRunResult solve_score<dim, TrilinosBackend>( \
       const Parameters &, const unsigned int, const std::string &, const bool, const MPI_Comm);
 

@@ -24,10 +24,10 @@ namespace scorefp
 
   /// solve_density() on a mesh the caller owns (refined already), keeping snapshots.
   template <int dim, typename Backend>
-  DensityRunResult solve_density_on(const Parameters                                &p,
+  DensityRunResult solve_density_on(const Parameters                               &p,
                                     const dealii::parallel::TriangulationBase<dim> &mesh,
-                                    const unsigned int                              refinement_level,
-                                    const std::string                              &output_directory,
-                                    const bool                                      write_files,
-                                    DensitySnapshots<dim, Backend>                 &snapshots);
+                                    const unsigned int              refinement_level,
+                                    const std::string              &output_directory,
+                                    const bool                      write_files,
+                                    DensitySnapshots<dim, Backend> &snapshots);
 } // namespace scorefp

@@ -103,8 +103,8 @@ namespace scorefp
     std::vector<double>      output_times;
     std::vector<ScoreErrors> output_errors;
     /// With a companion density solve: errors of grad p_h / p_h at the output times.
-    std::vector<ScoreErrors>    quotient_errors;
-    std::vector<ResidualReport> residuals;
+    std::vector<ScoreErrors>            quotient_errors;
+    std::vector<ResidualReport>         residuals;
     std::vector<std::vector<TailShell>> tail_shells; // per output time (companion runs)
   };
 } // namespace scorefp

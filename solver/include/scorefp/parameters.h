@@ -61,8 +61,8 @@ namespace scorefp
   /// The score Fokker-Planck equation and the log-density equation (MATH.md section 2).
   struct ScoreParameters
   {
-    std::string  boundary_condition = "exact"; // or "gaussian" (moment-matched far field)
-    double       newton_tolerance   = 1e-6;
+    std::string  boundary_condition        = "exact"; // or "gaussian" (moment-matched far field)
+    double       newton_tolerance          = 1e-6;
     unsigned int maximum_newton_iterations = 10;
     bool         companion_density         = false;
     double       bulk_mass                 = 0.99;

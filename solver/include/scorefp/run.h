@@ -38,5 +38,6 @@ namespace scorefp
 
   /// Run every refinement level of p (the equation it names), echo the parameters into
   /// the output directory, print the convergence table, write summary.json. Collective.
-  void run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator);
+  void
+  run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator);
 } // namespace scorefp

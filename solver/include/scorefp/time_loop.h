@@ -58,8 +58,8 @@ namespace scorefp
   struct TimeLoopHooks
   {
     /// Attempt a step of size h from (t, y) into y_new; may throw StepFailure.
-    std::function<StepReport(double t, double h, const VectorType &y, VectorType &y_new,
-                             bool estimate_error)>
+    std::function<StepReport(
+        double t, double h, const VectorType &y, VectorType &y_new, bool estimate_error)>
         step;
     /// Called after an accepted step, with the solution already advanced to t.
     std::function<void(unsigned int step, double t, double h, const StepReport &report)> accepted;
@@ -74,20 +74,20 @@ namespace scorefp
   /// Advance `solution` from output_times[0] through every later output time.
   /// `log` is null on ranks that do not print.
   template <typename VectorType>
-  TimeLoopCounters run_time_loop(const std::vector<double>    &output_times,
-                                 const TimeSteppingParameters &parameters,
-                                 const unsigned int            embedded_order,
-                                 const double                  progress_interval,
-                                 std::ostream                 *log,
-                                 VectorType                   &solution,
+  TimeLoopCounters run_time_loop(const std::vector<double>       &output_times,
+                                 const TimeSteppingParameters    &parameters,
+                                 const unsigned int               embedded_order,
+                                 const double                     progress_interval,
+                                 std::ostream                    *log,
+                                 VectorType                      &solution,
                                  const TimeLoopHooks<VectorType> &hooks)
   {
     const StepSizeController controller(parameters, embedded_order);
     TimeLoopCounters         counters;
     VectorType               y_new(solution);
     const double             t0 = output_times.front(), t_end = output_times.back();
-    double                   t  = t0;
-    double h = controller.adaptive() ? parameters.initial_step : parameters.fixed_step;
+    double                   t = t0;
+    double h             = controller.adaptive() ? parameters.initial_step : parameters.fixed_step;
     double last_progress = -1e300;
     for (unsigned int k = 1; k < output_times.size(); ++k)
       {
@@ -100,7 +100,7 @@ namespace scorefp
             const double h_try = controller.adaptive()
                                      ? StepSizeController::clip_to_target(t, h, target)
                                      : (target - t) / std::ceil((target - t) / h - 1e-9);
-            StepReport report;
+            StepReport   report;
             try
               {
                 report = hooks.step(t, h_try, solution, y_new, controller.adaptive());
@@ -138,12 +138,15 @@ namespace scorefp
                     h                     = reached ? std::max(proposal, h) : proposal;
                   }
                 const double elapsed = hooks.wall_seconds();
-                if (log != nullptr &&
-                    (elapsed - last_progress >= progress_interval || t == target))
+                if (log != nullptr && (elapsed - last_progress >= progress_interval || t == target))
                   {
                     last_progress = elapsed;
-                    print_progress_line(*log, counters.n_steps, t, h_try,
-                                        (t - t0) / (t_end - t0), elapsed,
+                    print_progress_line(*log,
+                                        counters.n_steps,
+                                        t,
+                                        h_try,
+                                        (t - t0) / (t_end - t0),
+                                        elapsed,
                                         hooks.progress_figures());
                   }
               }
