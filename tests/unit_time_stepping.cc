@@ -25,9 +25,9 @@ namespace
     return std::exp(-(t + 0.5 * t * t));
   }
 
-  LinearOdeOperators<VectorType> scalar_operators()
+  OdeOperators<VectorType> scalar_operators()
   {
-    LinearOdeOperators<VectorType> ops;
+    OdeOperators<VectorType> ops;
     ops.apply_rhs = [](double t, const VectorType &y, VectorType &F) {
       F = y;
       F *= -rate(t);

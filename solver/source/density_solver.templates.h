@@ -737,7 +737,7 @@ namespace scorefp
             << Backend::name << ", " << tableau.name
             << (scaling->enabled() ? ", scaled coordinates" : "") << std::endl;
 
-      LinearOdeOperators<VectorType> operators;
+      OdeOperators<VectorType> operators;
       operators.apply_rhs = [this](double t, const VectorType &y, VectorType &F) {
         apply_rhs(t, y, F);
       };

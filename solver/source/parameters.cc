@@ -56,8 +56,8 @@ namespace scorefp
               {
                 if (!piece.empty())
                   {
-                    std::size_t used = 0;
-                    double      value;
+                    std::size_t used  = 0;
+                    double      value = 0;
                     try
                       {
                         value = std::stod(piece, &used);

@@ -1438,7 +1438,7 @@ namespace scorefp
             << ", " << p.score.boundary_condition << " boundary data"
             << (scaling->enabled() ? ", scaled coordinates" : "") << std::endl;
 
-      LinearOdeOperators<VectorType> operators;
+      OdeOperators<VectorType> operators;
       operators.apply_rhs = [this](double t, const VectorType &y, VectorType &F) {
         apply_rhs(t, y, F);
       };

@@ -1,7 +1,8 @@
-// One step of a diagonally implicit Runge-Kutta method for the linear system
-// M y' = F(t, y) = -K(t) y, with the embedded error estimate measured in the mass
-// norm: the step's relative L2 error. Generic in the vector type (PETSc or Trilinos)
-// and in the operator, so the density and the score equations share it.
+// One step of a diagonally implicit Runge-Kutta method for M y' = F(t, y), with the
+// embedded error estimate measured in the mass norm: the step's relative L2 error.
+// Generic in the vector type (PETSc or Trilinos) and in the operator: the density
+// equation's F = -K(t) y is linear (one linear solve per stage), the score and
+// log-density equations' F is not (Newton inside solve_stage).
 #pragma once
 
 #include <scorefp/time_stepping.h>
@@ -13,13 +14,14 @@
 namespace scorefp
 {
   template <typename VectorType>
-  struct LinearOdeOperators
+  struct OdeOperators
   {
-    /// F = -K(t) y (a dual vector: the right-hand side of the mass-matrix form).
+    /// F(t, y) (a dual vector: the right-hand side of the mass-matrix form).
     std::function<void(double t, const VectorType &y, VectorType &F)> apply_rhs;
-    /// Solve (M + gamma_h K(t)) Y = rhs; Y holds a starting guess. final_stage is true
-    /// when Y becomes y_{n+1} (stiffly accurate methods): its residual alone decides
-    /// how well mass is conserved. Returns iterations.
+    /// Solve M Y - gamma_h F(t, Y) = rhs, i.e. (M + gamma_h K(t)) Y = rhs for a linear
+    /// F = -K y; Y holds a starting guess. final_stage is true when Y becomes y_{n+1}
+    /// (stiffly accurate methods): for the density its residual alone decides how well
+    /// mass is conserved. Returns linear iterations.
     std::function<unsigned int(
         double t, double gamma_h, const VectorType &rhs, VectorType &Y, bool final_stage)>
         solve_stage;
@@ -40,7 +42,7 @@ namespace scorefp
   class DirkIntegrator
   {
   public:
-    DirkIntegrator(const DirkTableau &tableau, const LinearOdeOperators<VectorType> &operators)
+    DirkIntegrator(const DirkTableau &tableau, const OdeOperators<VectorType> &operators)
         : tableau(tableau)
         , ops(operators)
     {
@@ -115,9 +117,9 @@ namespace scorefp
     }
 
   private:
-    const DirkTableau                    tableau;
-    const LinearOdeOperators<VectorType> ops;
-    std::vector<VectorType>              stage_rhs;
-    VectorType                           mass_y_old, rhs, stage;
+    const DirkTableau              tableau;
+    const OdeOperators<VectorType> ops;
+    std::vector<VectorType>        stage_rhs;
+    VectorType                     mass_y_old, rhs, stage;
   };
 } // namespace scorefp
