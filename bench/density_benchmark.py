@@ -20,17 +20,14 @@ Standard library only. Run from anywhere:
 
 import argparse
 import csv
-import datetime
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from bench_common import ROOT, Table, add_common_options, banner, mpi_environment, resolve
 
 # (degree, box half-width B, coarse subdivisions, refinement levels, time tolerance,
 #  largest rank count only)
@@ -56,23 +53,6 @@ QUICK_SWEEP = [
     (2, 6, 6, 3, 1e-4, False),   # 48 cells/dir, 9409 DoFs
     (4, 5, 5, 2, 1e-4, False),   # 20 cells/dir, 6561 DoFs
 ]
-
-
-def mpi_environment():
-    """The environment of scripts/env.sh (OpenMPI as root, one thread per rank)."""
-    env = dict(os.environ)
-    env_sh = os.path.join(ROOT, "scripts", "env.sh")
-    if os.path.isfile(env_sh):
-        out = subprocess.run(["bash", "-c", 'source "$1" && env -0', "bash", env_sh],
-                             check=True, stdout=subprocess.PIPE).stdout
-        for item in out.split(b"\0"):
-            if b"=" in item:
-                k, v = item.split(b"=", 1)
-                env[k.decode()] = v.decode()
-    else:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   OMP_NUM_THREADS="1", DEAL_II_NUM_THREADS="1")
-    return env
 
 
 def run_name(ranks, degree, box, subdivisions, levels, tol):
@@ -103,57 +83,20 @@ COLUMNS = [("ranks", "%5s"), ("Q", "%2s"), ("box", "%4s"), ("subdiv", "%6s"), ("
            ("tol", "%7s")]
 
 
-def header():
-    cells = [fmt % name for name, fmt in COLUMNS]
-    line = "| " + " | ".join(cells) + " |"
-    rule = "|" + "|".join("-" * (len(c) + 2) for c in cells) + "|"
-    return line + "\n" + rule
-
-
-def row(values):
-    return "| " + " | ".join(fmt % v for (name, fmt), v in zip(COLUMNS, values)) + " |"
+TABLE = Table(COLUMNS)
 
 
 def main(argv):
     ap = argparse.ArgumentParser(
         description="Accuracy/throughput sweep of scorefp on the 2D VP blob case (params/demo.prm).")
-    ap.add_argument("--quick", action="store_true",
-                    help="small sweep (a few runs of a few seconds each) for smoke testing")
-    ap.add_argument("--ranks", default="1,2",
-                    help="comma-separated MPI rank counts (default 1,2)")
-    ap.add_argument("--build", default=os.path.join(HERE, "..", "build"),
-                    help="build directory holding scorefp (default: ../build relative to this script)")
-    ap.add_argument("--out", default=os.path.join(ROOT, "output", "bench"),
-                    help="folder for the run directories and results.csv (default: output/bench)")
-    ap.add_argument("--prm", default=os.path.join(ROOT, "params", "demo.prm"),
-                    help="parameter file (default: params/demo.prm)")
-    ap.add_argument("--mpiexec", default="mpirun", help="MPI launcher (default mpirun)")
-    ap.add_argument("--all-ranks", action="store_true",
-                    help="run the largest case on every rank count, not only on the largest")
-    ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    add_common_options(ap, "output/bench", "params/demo.prm")
     args = ap.parse_args(argv)
 
-    try:
-        ranks_list = [int(r) for r in args.ranks.split(",") if r.strip()]
-    except ValueError:
-        ap.error("--ranks expects comma-separated integers, e.g. 1,2")
-    if not ranks_list or min(ranks_list) < 1:
-        ap.error("--ranks expects positive integers")
-    exe = os.path.abspath(os.path.join(args.build, "scorefp"))
-    prm = os.path.abspath(args.prm)
-    out = os.path.abspath(args.out)
-    if not args.dry_run:
-        if not os.access(exe, os.X_OK):
-            sys.exit("density_benchmark: %s is not an executable (build first, or pass --build DIR)" % exe)
-        if not os.path.isfile(prm):
-            sys.exit("density_benchmark: parameter file %s not found" % prm)
-        os.makedirs(out, exist_ok=True)
+    ranks_list, exe, prm, out = resolve(ap, args, "density_benchmark")
     env = mpi_environment()
     sweep = QUICK_SWEEP if args.quick else FULL_SWEEP
 
-    print("# scorefp density benchmark, %s, %s, %d cores, load average %.2f, %s sweep" % (
-        datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), platform.node() or "?",
-        os.cpu_count() or 0, os.getloadavg()[0], "quick" if args.quick else "full"))
+    print(banner("density", args.quick))
     print("# case: %s (2D VP blob, t in [0, 1]); executable: %s" % (prm, exe))
     rows, results, failed = [], [], 0
     t_start = time.time()
@@ -180,7 +123,7 @@ def main(argv):
             if rc != 0 or not os.path.isfile(summary_path):
                 failed += 1
                 print("  FAILED (exit code %d), see %s" % (rc, log_path), flush=True)
-                rows.append(row((ranks, degree, box, subdivisions, levels, cells, "-", "-", "-", "-",
+                rows.append(TABLE.row((ranks, degree, box, subdivisions, levels, cells, "-", "-", "-", "-",
                                  "FAILED", "-", "%.0e" % tol)))
                 continue
             with open(summary_path) as f:
@@ -192,7 +135,7 @@ def main(argv):
             r = (s["n_ranks"], s["polynomial_degree"], box, subdivisions, s["refinement_level"],
                  cells, s["n_dofs"], s["n_steps"], "%.2f" % wall, "%.3g" % throughput,
                  "%.2e" % err_max, "%.2e" % err_final, "%.0e" % tol)
-            rows.append(row(r))
+            rows.append(TABLE.row(r))
             results.append(dict(name=name, ranks=s["n_ranks"], degree=s["polynomial_degree"],
                                 box=box, subdivisions=subdivisions, level=s["refinement_level"],
                                 cells_per_direction=cells, n_dofs=s["n_dofs"],
@@ -206,7 +149,7 @@ def main(argv):
         return 0
 
     print()
-    print(header())
+    print(TABLE.header())
     for r in rows:
         print(r)
     print()
