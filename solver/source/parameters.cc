@@ -328,7 +328,8 @@ namespace scorefp
                         "Dirichlet data of the score and log-density equations: 'exact' "
                         "takes the closed-form law of the data at each stage time; "
                         "'gaussian' takes the law of the Gaussian with the data's mean and "
-                        "covariance (the far field of any data set, exact as |x| grows).");
+                        "covariance (exact for Gaussian data, and for any data once the "
+                        "noise variance v(t) dominates the data covariance).");
       prm.declare_entry("Newton tolerance",
                         "1e-6",
                         Patterns::Double(0),
