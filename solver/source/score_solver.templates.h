@@ -272,6 +272,21 @@ namespace scorefp
       return std::exp(lo);
     }
 
+    /// ScoreErrors from the sums of |e|^2 and |s|^2 over the domain, the bulk and the
+    /// tail, in this order (an empty region gives NaN), and the Fisher divergence.
+    inline ScoreErrors score_errors(const double *sums, const double fisher)
+    {
+      const auto ratio = [](const double e, const double s) {
+        return s > 0 ? std::sqrt(e / s) : std::numeric_limits<double>::quiet_NaN();
+      };
+      ScoreErrors errors;
+      errors.l2      = ratio(sums[0], sums[1]);
+      errors.l2_bulk = ratio(sums[2], sums[3]);
+      errors.l2_tail = ratio(sums[4], sums[5]);
+      errors.fisher  = fisher;
+      return errors;
+    }
+
     /// What the residual formulas need of a score field at a point (mesh coordinates):
     /// s, its Jacobian Ds[i][k] = d_k s_i, grad(div s), ds/dt; and, for fields with a
     /// potential u (s = grad u), du/dt and Laplace u.
@@ -861,13 +876,8 @@ namespace scorefp
       double global[12];
       Utilities::MPI::sum(
           ArrayView<const double>(local, 12), communicator, ArrayView<double>(global, 12));
-      const auto ratio = [](const double e, const double s) {
-        return s > 0 ? std::sqrt(e / s) : std::numeric_limits<double>::quiet_NaN();
-      };
-      d.errors.l2      = ratio(global[0], global[1]);
-      d.errors.l2_bulk = ratio(global[2], global[3]);
-      d.errors.l2_tail = ratio(global[4], global[5]);
-      d.errors.fisher  = global[6] / (c * c); // int p |s_x,h - s_x|^2 dx, s_x = s_xi / c
+      // Fisher: int p |s_x,h - s_x|^2 dx with s_x = s_xi / c.
+      d.errors = score_errors(global, global[6] / (c * c));
       if (log_form)
         {
           // p_h = e^u / Z against the exact density (relative norms: the same in x and xi).
@@ -1252,15 +1262,7 @@ namespace scorefp
       double global[9];
       Utilities::MPI::sum(
           ArrayView<const double>(local, 9), communicator, ArrayView<double>(global, 9));
-      const auto ratio = [](const double e, const double s) {
-        return s > 0 ? std::sqrt(e / s) : std::numeric_limits<double>::quiet_NaN();
-      };
-      ScoreErrors errors;
-      errors.l2      = ratio(global[2], global[3]);
-      errors.l2_bulk = ratio(global[4], global[5]);
-      errors.l2_tail = ratio(global[6], global[7]);
-      errors.fisher  = global[8];
-      result.quotient_errors.push_back(errors);
+      result.quotient_errors.push_back(score_errors(global + 2, global[8]));
       ResidualNorms quotient_residuals;
       if (degree >= 3)
         quotient_residuals.score_form = std::sqrt(global[0]) / c;
