@@ -1,0 +1,1 @@
+// placeholder, filled in by the unit_sample_files work
