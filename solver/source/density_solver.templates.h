@@ -3,6 +3,7 @@
 #pragma once
 
 #include "fe_output.h"
+#include "reference_output.h"
 
 #include <scorefp/density_snapshots.h>
 #include <scorefp/density_solver.h>
@@ -219,6 +220,7 @@ namespace scorefp
 
       std::ofstream                               statistics;
       std::vector<std::pair<double, std::string>> pvd_records;
+      std::unique_ptr<ReferenceOutput<dim>>       reference; // Output/Reference file
       DensityRunResult                            result;
       std::chrono::steady_clock::time_point       start_wall;
     };
@@ -667,6 +669,9 @@ namespace scorefp
             }
         }
 
+      if (reference)
+        reference->template add_snapshot<VectorType>(t, c, dof_handler, ghosted, nullptr, nullptr);
+
       if (!write_files || !p.output.write_vtu)
         return;
       DensityPostprocessor<dim> postprocessor(exact);
@@ -725,6 +730,8 @@ namespace scorefp
         }
       // Other ranks write their .vtu pieces into the directory rank 0 just made.
       MPI_Barrier(communicator);
+      if (writes_reference_file(p, refinement_level, write_files))
+        reference = std::make_unique<ReferenceOutput<dim>>(p, data->description(), *triangulation);
       assemble_matrices();
       project_initial_density();
 
@@ -793,6 +800,8 @@ namespace scorefp
                         solution,
                         hooks);
       record_counters(result, counters);
+      if (reference)
+        reference->finish();
       result.final_mass              = diagnostics.mass;
       result.final_errors            = diagnostics.errors;
       result.n_preconditioner_builds = n_amg_builds;

@@ -407,6 +407,35 @@ namespace scorefp
                         Patterns::Bool(),
                         "Print only the run's header and result lines: no progress lines and "
                         "no timer table (for sweeps and scripts).");
+      prm.declare_entry("Reference file",
+                        "",
+                        Patterns::Anything(),
+                        "HDF5 reference file written at the output times (format: "
+                        "postprocess/REFERENCE_FORMAT.md): mesh, finite-element values, "
+                        "quadrature cloud, tabulated grid and moments of each snapshot, read "
+                        "by the sampler, the checker and postprocess/scorefp_reference.py. A "
+                        "relative path is taken relative to Output/Directory; empty = none. "
+                        "With several Mesh/Refinement levels only the finest level writes it. "
+                        "Score runs take the density from the companion density solve, which "
+                        "this turns on (Score/Companion density); log-density runs cannot "
+                        "write one yet.");
+      prm.declare_entry("Reference grid points",
+                        "65",
+                        Patterns::List(Patterns::Integer(2, 100000), 1),
+                        "Reference file: points of the tensor grid on which density and "
+                        "score are tabulated, one number (every direction) or d numbers.");
+      prm.declare_entry("Reference grid lower corner",
+                        "",
+                        Patterns::Anything(),
+                        "Reference file: lower corner of that grid in original (physical) "
+                        "coordinates, one number or d numbers; empty = the lower corner of "
+                        "the mesh's bounding box at each output time (times c(t) with scaled "
+                        "coordinates).");
+      prm.declare_entry("Reference grid upper corner",
+                        "",
+                        Patterns::Anything(),
+                        "Reference file: upper corner of that grid, as the lower corner; "
+                        "empty = the mesh's bounding box at each output time.");
     }
     prm.leave_subsection();
   }
@@ -615,6 +644,36 @@ namespace scorefp
     p.output.points_file        = prm.get("Points file");
     p.output.progress_interval  = prm.get_double("Progress interval");
     p.output.quiet              = prm.get_bool("Quiet");
+    p.output.reference_file     = prm.get("Reference file");
+    {
+      p.output.reference_grid_points.clear();
+      for (const double n :
+           parse_numbers(prm.get("Reference grid points"), "Output/Reference grid points"))
+        p.output.reference_grid_points.push_back(static_cast<unsigned int>(n));
+      if (p.output.reference_grid_points.size() == 1)
+        p.output.reference_grid_points.resize(dim, p.output.reference_grid_points[0]);
+      if (p.output.reference_grid_points.size() != dim)
+        throw InputError("Output/Reference grid points has " +
+                         std::to_string(p.output.reference_grid_points.size()) +
+                         " numbers; expected 1 or " + std::to_string(dim) + ".");
+      const auto lower = parse_numbers(prm.get("Reference grid lower corner"),
+                                       "Output/Reference grid lower corner");
+      const auto upper = parse_numbers(prm.get("Reference grid upper corner"),
+                                       "Output/Reference grid upper corner");
+      if (lower.empty() != upper.empty())
+        throw InputError("Output/Reference grid lower corner and upper corner must be given "
+                         "together (or both left empty for the mesh's bounding box).");
+      if (!lower.empty())
+        {
+          p.output.reference_grid_lower = corner(lower, dim, "Output/Reference grid lower corner");
+          p.output.reference_grid_upper = corner(upper, dim, "Output/Reference grid upper corner");
+          for (unsigned int j = 0; j < dim; ++j)
+            if (!(p.output.reference_grid_upper[j] > p.output.reference_grid_lower[j]))
+              throw InputError("Output/Reference grid upper corner must exceed the lower "
+                               "corner in every coordinate (coordinate " +
+                               std::to_string(j) + " does not).");
+        }
+    }
     prm.leave_subsection();
     if (p.output.directory.empty())
       throw InputError("Output/Directory is empty; expected a directory name.");
@@ -636,6 +695,26 @@ namespace scorefp
           throw InputError("Score/Companion density needs Discretization/Boundary condition = "
                            "zero flux (the density solve must conserve mass).");
       }
+    if (!p.output.reference_file.empty())
+      {
+        if (p.equation == "log-density")
+          throw InputError("Output/Reference file is not supported for log-density runs yet "
+                           "(the file format stores a density and a vector score); expected it "
+                           "empty, or Equation = density or score.");
+        if (p.equation == "score")
+          {
+            if (p.discretization.boundary_condition != "zero flux")
+              throw InputError("Output/Reference file in a score run takes the density from the "
+                               "companion density solve, which needs Discretization/Boundary "
+                               "condition = zero flux.");
+            p.score.companion_density = true;
+          }
+      }
+    {
+      std::ostringstream text;
+      prm.print_parameters(text, ParameterHandler::ShortPRM);
+      p.output.parameter_text = text.str();
+    }
     load_dirk_tableau(p.time_stepping.method);
     for (const double t : p.output.output_times)
       if (t < p.process.start_time || t > p.process.final_time)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "fe_output.h"
+#include "reference_output.h"
 
 #include <scorefp/density_snapshots.h>
 #include <scorefp/dirk_integrator.h>
@@ -389,6 +390,8 @@ namespace scorefp
       const MPI_Comm     communicator;
       const bool         log_form;
       const unsigned int n_components;
+      // Score/Companion density, or implied by a reference file (its density).
+      const bool         companion_density;
       ConditionalOStream pcout;
       TimerOutput        timer;
 
@@ -428,6 +431,7 @@ namespace scorefp
 
       std::ofstream                               statistics;
       std::vector<std::pair<double, std::string>> pvd_records;
+      std::unique_ptr<ReferenceOutput<dim>>       reference; // Output/Reference file
       ScoreRunResult                              result;
       std::chrono::steady_clock::time_point       start_wall;
     };
@@ -445,6 +449,8 @@ namespace scorefp
         , communicator(communicator)
         , log_form(p.equation == "log-density")
         , n_components(log_form ? 1 : dim)
+        , companion_density(p.score.companion_density ||
+                            (!log_form && writes_reference_file(p, refinement_level, write_files)))
         , pcout(std::cout, Utilities::MPI::this_mpi_process(communicator) == 0)
         , timer(pcout, TimerOutput::never, TimerOutput::wall_times)
         , fe(FE_Q<dim>(p.discretization.degree), log_form ? 1 : dim)
@@ -457,6 +463,9 @@ namespace scorefp
       scaling =
           std::make_unique<CoordinateScaling>(*process, p.use_scaled_coordinates(), data->scale());
       tableau = load_dirk_tableau(p.time_stepping.method);
+      if (log_form && writes_reference_file(p, refinement_level, write_files))
+        throw InputError("Output/Reference file is not supported for log-density runs yet (the "
+                         "file format stores a density and a vector score); expected it empty.");
       if (!tableau.stiffly_accurate)
         throw InputError("Time stepping/Method '" + tableau.name +
                          "' is not stiffly accurate; the score and log-density equations "
@@ -1397,12 +1406,14 @@ namespace scorefp
         }
       MPI_Barrier(communicator);
 
-      if (p.score.companion_density)
+      if (companion_density)
         {
           // The density FPE on this very mesh first: its snapshots at the output times
           // give grad p_h / p_h to compare with the score.
           Parameters density_parameters = p;
           density_parameters.equation   = "density";
+          // The score run writes the reference file itself, with the score.
+          density_parameters.output.reference_file.clear();
           solve_density_on<dim, Backend>(density_parameters,
                                          *triangulation,
                                          refinement_level,
@@ -1420,6 +1431,8 @@ namespace scorefp
                      << (log_form ? "normalisation,density_relative_L2," : "")
                      << "newton_iterations,linear_iterations,wall_seconds\n";
         }
+      if (!log_form && writes_reference_file(p, refinement_level, write_files))
+        reference = std::make_unique<ReferenceOutput<dim>>(p, data->description(), *triangulation);
       assemble_mass_matrices();
       {
         TimerOutput::Scope scope(timer, "initial interpolation");
@@ -1465,9 +1478,19 @@ namespace scorefp
         if (log_form)
           result.max_density_errors.take_maximum(diagnostics.density_errors);
         result.residuals.push_back(compute_residuals(t));
-        if (p.score.companion_density)
+        if (companion_density)
           compare_with_density(t, index);
         output(t, index, diagnostics);
+        if (reference)
+          {
+            ghosted = solution;
+            reference->add_snapshot(t,
+                                    scaling->scale(t),
+                                    *density.dof_handler,
+                                    density.densities[index],
+                                    &dof_handler,
+                                    &ghosted);
+          }
         if (statistics.is_open())
           statistics.flush();
       };
@@ -1503,6 +1526,8 @@ namespace scorefp
                         hooks);
 
       record_counters(result, counters);
+      if (reference)
+        reference->finish();
       result.newton_iterations    = newton_iterations;
       result.n_jacobians          = n_jacobians;
       result.final_errors         = diagnostics.errors;

@@ -56,6 +56,13 @@ namespace scorefp
     std::string         points_file;
     double              progress_interval = 1.0;   // seconds of wall time between lines
     bool                quiet             = false; // no progress lines, no timer table
+    /// HDF5 reference file (postprocess/REFERENCE_FORMAT.md); empty = none. Relative
+    /// paths are taken relative to `directory`.
+    std::string               reference_file;
+    std::vector<unsigned int> reference_grid_points{65}; // one per dimension after parsing
+    std::vector<double>       reference_grid_lower, reference_grid_upper; // empty = bounding box
+    /// The parameters as run (ParameterHandler ShortPRM text), recorded in reference files.
+    std::string parameter_text;
   };
 
   /// The score Fokker-Planck equation and the log-density equation (MATH.md section 2).
