@@ -19,6 +19,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -379,4 +380,46 @@ TEST(ScoreReference, ScoreRunWritesTheFiniteElementScore)
       EXPECT_LE(std::sqrt(error / norm), std::sqrt(quotient_error / norm)) << "snapshot " << i;
       EXPECT_LE(std::sqrt(quotient_error / norm), 5e-2) << "snapshot " << i;
     }
+}
+
+TEST(DensityReference, EvaluatesAndLocatesAMillionPointsQuickly)
+{
+  const DensityCase  &c   = density_case();
+  const auto          ref = ReferenceField::read(c.world_file);
+  const std::size_t   n   = 1000000;
+  std::vector<double> points(2 * n), density(n), score(2 * n);
+  ref->sample(2, n, 7, 0, points.data());
+  const auto start = std::chrono::steady_clock::now();
+  ref->evaluate(
+      2, points.data(), n, density.data(), score.data(), ScoreSource::log_density_gradient);
+  const auto   middle   = std::chrono::steady_clock::now();
+  const auto   cells    = ref->locate(2, points.data(), n);
+  const auto   end      = std::chrono::steady_clock::now();
+  const double evaluate = std::chrono::duration<double>(middle - start).count();
+  const double locate   = std::chrono::duration<double>(end - middle).count();
+  if (rank() == 0)
+    std::cout << "10^6 points, Q3: evaluate (density and grad p_h / p_h) " << evaluate
+              << " s, locate " << locate << " s" << std::endl;
+  EXPECT_EQ(std::count(cells.begin(), cells.end(), -1), 0);
+  EXPECT_LT(evaluate, 20.0);
+  EXPECT_LT(locate, 20.0);
+}
+
+// Curved geometry: the general search (deal.II GridTools::Cache on the rebuilt flat
+// mesh) and the Q1 cell maps, on a closed-form cloud of a ball mesh.
+TEST(CaseMesh, BallMeshCloudAndLocate)
+{
+  Parameters p       = mixture_case(2, "VP", 2, 1);
+  p.mesh.geometry    = "ball";
+  p.mesh.ball_radius = 5.0;
+  const CaseMeshCloud   mesh(p.mesh, 2, 2);
+  const auto            law   = exact_law(p, 0.5);
+  const QuadratureCloud cloud = mesh.closed_form_cloud(1.0, *law, 3);
+  EXPECT_EQ(cloud.n_cells, mesh.n_cells());
+  EXPECT_NEAR(cloud.mass_outside, 0.0, 1e-4);
+  const auto cells = mesh.locate(1.0, cloud.points.data(), cloud.size());
+  for (unsigned int q = 0; q < cloud.size(); ++q)
+    ASSERT_EQ(cells[q], static_cast<int>(cloud.cells[q])) << "point " << q;
+  const double far[2] = {0.0, 5.5};
+  EXPECT_EQ(mesh.locate(1.0, far, 1)[0], -1);
 }
