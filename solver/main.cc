@@ -20,7 +20,9 @@ namespace
       "       scorefp --help\n"
       "\n"
       "Solves the Fokker-Planck equation of a diffusion model's forward process by\n"
-      "finite elements and compares it with the closed-form law. CASE is a deal.II\n"
+      "finite elements and compares it with the closed-form law (Task = solve); runs\n"
+      "reverse-time samplers (Task = sample, scheme table) and checks samples against a\n"
+      "reference law (Task = check; exit status 4 when they fail). CASE is a deal.II\n"
       "parameter file (.prm, .json or .xml); --print-parameters lists every entry with\n"
       "its default, allowed values and meaning. --set overrides one entry (repeatable),\n"
       "e.g. --set 'Mesh/Refinement levels=3,4,5' --set 'Linear solver/Backend=PETSc'.\n";
@@ -87,7 +89,7 @@ main(int argc, char **argv)
           return 2;
         }
       const scorefp::Parameters parameters = scorefp::read_parameters(prm, file, overrides);
-      scorefp::run_case(parameters, prm, communicator);
+      return scorefp::run_case(parameters, prm, communicator);
     }
   catch (const scorefp::InputError &e)
     {

@@ -299,10 +299,196 @@ def parameters():
     check("VP" in listing["Process"]["Type"]["pattern_description"], "JSON lists allowed values")
 
 
+def read_npy(path):
+    """A float64 C-order .npy file as (shape, list of values), standard library only."""
+    import ast
+    import struct
+    data = open(path, "rb").read()
+    assert data[:6] == b"\x93NUMPY"
+    length = struct.unpack("<H", data[8:10])[0]
+    header = ast.literal_eval(data[10:10 + length].decode("latin1"))
+    assert header["descr"] == "<f8" and not header["fortran_order"]
+    count = 1
+    for n in header["shape"]:
+        count *= n
+    values = struct.unpack("<%dd" % count, data[10 + length:10 + length + 8 * count])
+    return header["shape"], values
+
+
+def sample_case(directory, extra=()):
+    """A 2D VP blob sampler that runs in about a second."""
+    return ["params/sample-vp-2d.prm", "--set", "Output/Directory=" + directory,
+            "--set", "Sampler/Particles=4000", "--set", "Sampler/Steps=100"] + list(extra)
+
+
+def check_case(directory, samples, extra=()):
+    return ["params/check-vp-2d.prm", "--set", "Output/Directory=" + directory,
+            "--set", "Checker/Samples file=" + samples, "--set", "Checker/Null draws=39"] + list(extra)
+
+
+def samplers():
+    """Task = sample: files, metadata, rank independence, the exact law of Gaussian data."""
+    with tempfile.TemporaryDirectory() as directory:
+        outputs = {}
+        for ranks in (1, 2, 3):
+            out = os.path.join(directory, "np%d" % ranks)
+            result = run(sample_case(out, ["--set", "Sampler/Scheme=predictor-corrector",
+                                           "--set", "Sampler/Write CSV=true"]), ranks)
+            check(result.returncode == 0, "sampler runs on %d ranks (%s)" % (ranks, result.stderr[-300:]))
+            outputs[ranks] = read_npy(os.path.join(out, "samples.npy"))
+        check(outputs[1][0] == (4000, 2), "samples.npy is 4000 x 2 (%r)" % (outputs[1][0],))
+        check(outputs[1] == outputs[2] == outputs[3],
+              "1, 2 and 3 ranks write bit-identical samples")
+        out = os.path.join(directory, "np1")
+        meta = json.load(open(os.path.join(out, "samples.npy.json")))
+        check(meta["time"] == 1e-3 and meta["scheme"] == "predictor-corrector" and
+              meta["n_samples"] == 4000, "samples.npy.json records time, scheme and size")
+        rows = list(csv.reader(open(os.path.join(out, "samples.csv"))))
+        check(len(rows) == 4001 and abs(float(rows[1][0]) - outputs[1][1][0]) < 1e-15,
+              "samples.csv holds the same samples under a header")
+        check(os.path.exists(os.path.join(out, "parameters.prm")), "parameters.prm is echoed")
+        # Gaussian data: the exact law of the same scheme is printed and recorded.
+        out = os.path.join(directory, "gauss")
+        result = run(sample_case(out, ["--set", "Initial data/Type=gaussian mixture",
+                                       "--set", "Initial data/Means=0.5, -0.5",
+                                       "--set", "Initial data/Covariances=0.3, 0, 0, 0.1",
+                                       "--set", "Sampler/Steps=10",
+                                       "--set", "Sampler/Particles=20000"]), 2)
+        meta = json.load(open(os.path.join(out, "samples.npy.json")))
+        law = meta.get("exact_law", {})
+        check("W2 to the data" in result.stdout and law.get("w2_to_data", 0) > 0.01,
+              "Gaussian data: the exact-law W2 is printed (%r)" % law)
+        check(law.get("w2_of_samples_to_exact_law_moments", 1) < 0.02,
+              "the particles' moments agree with the exact law (%r)" % law)
+        # ode-rk45 runs per particle.
+        result = run(sample_case(os.path.join(directory, "rk45"),
+                                 ["--set", "Sampler/Scheme=ode-rk45", "--set", "Sampler/Particles=200"]), 2)
+        check(result.returncode == 0, "ode-rk45 runs (%s)" % result.stderr[-300:])
+
+
+def checker():
+    """Task = check: exact samples pass, a sampler with too few steps fails (exit 4)."""
+    with tempfile.TemporaryDirectory() as directory:
+        good = os.path.join(directory, "good")
+        check(run(sample_case(good, ["--set", "Sampler/Steps=1000", "--set", "Sampler/Scheme=ode-heun"]),
+                  2).returncode == 0, "samples with 1000 Heun steps")
+        result = run(check_case(os.path.join(directory, "c1"), os.path.join(good, "samples.npy")), 2)
+        print(result.stdout[-2500:])
+        check(result.returncode == 0 and "Verdict: PASS" in result.stdout,
+              "good samples pass (exit %d)" % result.returncode)
+        report = json.load(open(os.path.join(directory, "c1", "check.json")))
+        names = [s["name"] for s in report["statistics"]]
+        check(names == ["sliced W2", "MMD^2", "chi^2 over cells"], "check.json lists the statistics (%r)" % names)
+        check(report["pass"] is True and report["time"] == 1e-3, "check.json records pass and time")
+        # The same check on 1 rank gives the same p-values (null draws shared by number).
+        result1 = run(check_case(os.path.join(directory, "c2"), os.path.join(good, "samples.npy")), 1)
+        report1 = json.load(open(os.path.join(directory, "c2", "check.json")))
+        check([s["p_value"] for s in report1["statistics"]] == [s["p_value"] for s in report["statistics"]],
+              "1 and 2 ranks give the same p-values")
+        # Too few steps: Euler-Maruyama with 10 steps from the prior fails.
+        bad = os.path.join(directory, "bad")
+        check(run(sample_case(bad, ["--set", "Sampler/Steps=10"]), 2).returncode == 0,
+              "samples with 10 steps")
+        result = run(check_case(os.path.join(directory, "c3"), os.path.join(bad, "samples.npy")), 2)
+        print(result.stdout[-2500:])
+        check(result.returncode == 4 and "Verdict: FAIL" in result.stdout,
+              "10 Euler-Maruyama steps fail the check with exit status 4 (got %d)" % result.returncode)
+
+
+BAD_SAMPLES = [
+    # (what, writer, pattern)
+    ("wrong shape", lambda f: write_npy(f, (10, 3), [0.0] * 30), r"3 columns|dimension|2"),
+    ("NaN", lambda f: write_npy(f, (10, 2), [0.0] * 5 + [float("nan")] + [0.0] * 14), r"NaN|nan|finite"),
+    ("truncated", lambda f: open(f, "wb").write(npy_bytes((10, 2), [0.0] * 20)[:-16]), r"truncated"),
+    ("not npy", lambda f: open(f, "wb").write(b"hello world, not an array"), r"magic|NumPy|npy"),
+    ("one column", lambda f: write_npy(f, (10,), [0.0] * 10), r"1|dimension|column"),
+]
+
+
+def npy_bytes(shape, values):
+    import struct
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': %r, }" % (tuple(shape),)
+    header = header + " " * (63 - (10 + len(header)) % 64) + "\n"
+    return (b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") +
+            struct.pack("<%dd" % len(values), *values))
+
+
+def write_npy(path, shape, values):
+    open(path, "wb").write(npy_bytes(shape, values))
+
+
+def sampler_bad_input():
+    """Bad samples files and sampler settings: one sentence, non-zero exit, no output."""
+    with tempfile.TemporaryDirectory() as directory:
+        for index, (what, writer, pattern) in enumerate(BAD_SAMPLES):
+            samples = os.path.join(directory, "bad%d.npy" % index)
+            writer(samples)
+            out = os.path.join(directory, "out%d" % index)
+            result = run(check_case(out, samples, ["--set", "Checker/Time=0.5"]), 2, timeout=120)
+            errors = [line for line in result.stderr.splitlines() if line.startswith("scorefp:")]
+            check(result.returncode not in (0, 4), what + ": non-zero exit")
+            check(len(errors) == 1 and samples in errors[0] and re.search(pattern, errors[0]) is not None,
+                  what + ": one sentence naming the file and the problem (%r)" % errors)
+            check(not os.path.exists(os.path.join(out, "check.json")), what + ": no check.json")
+        result = run(check_case(os.path.join(directory, "missing"), os.path.join(directory, "none.npy")), 2)
+        check(result.returncode == 1 and "none.npy" in result.stderr, "a missing samples file is named")
+        settings = [
+            ("ddpm with too few steps", ["--set", "Sampler/Scheme=ddpm", "--set", "Sampler/Steps=5"], r"g\(t\)\^2 h < 1"),
+            ("exponential integrator for VE", ["--set", "Sampler/Scheme=exponential-integrator",
+                                               "--set", "Process/Type=VE"], r"g\^2 = 2a"),
+            ("rk45 with a corrector", ["--set", "Sampler/Scheme=ode-rk45", "--set", "Sampler/Corrector steps=1"],
+             r"Corrector steps"),
+            ("early stopping beyond T", ["--set", "Sampler/Early stopping=2"], r"Early stopping"),
+            ("reference score without file", ["--set", "Sampler/Score=reference file"], r"Reference file"),
+            ("misspelt scheme", ["--set", "Sampler/Scheme=euler"], r"Scheme"),
+            ("missing reference file", ["--set", "Sampler/Score=reference file",
+                                        "--set", "Sampler/Reference file=/nonexistent/ref.h5"], r"/nonexistent/ref.h5"),
+        ]
+        for what, extra, pattern in settings:
+            out = os.path.join(directory, "s" + str(abs(hash(what))))
+            result = run(sample_case(out, extra), 2, timeout=120)
+            errors = [line for line in result.stderr.splitlines() if line.startswith("scorefp:")]
+            check(result.returncode != 0, what + ": non-zero exit")
+            check(len(errors) == 1 and re.search(pattern, errors[0]) is not None,
+                  what + ": one sentence naming the culprit (%r)" % errors)
+            check(not os.path.exists(os.path.join(out, "samples.npy")), what + ": no samples.npy")
+
+
+def scheme_tables():
+    """Task = scheme table: the Gaussian exact-law table and the blob particle table."""
+    with tempfile.TemporaryDirectory() as directory:
+        out = os.path.join(directory, "cifar")
+        result = run(["params/scheme-table-cifar10.prm", "--set", "Output/Directory=" + out,
+                      "--set", "Scheme table/Step counts=50, 100",
+                      "--set", "Scheme table/Early stopping values=0, 1e-3"], 2)
+        print(result.stdout[-3000:])
+        check(result.returncode == 0, "the CIFAR-10 table runs (%s)" % result.stderr[-300:])
+        table = json.load(open(os.path.join(out, "scheme_table.json")))
+        entries = {(e["start"], e["epsilon"], e["scheme"], e["steps"]): e for e in table["entries"]}
+        check(len(entries) == 2 * 2 * 8 * 2, "one entry per start, epsilon, scheme and step count")
+        em50 = entries[("exact", 1e-3, "euler-maruyama", 50)]["w2_to_data"]
+        em100 = entries[("exact", 1e-3, "euler-maruyama", 100)]["w2_to_data"]
+        check(em100 < em50, "more steps, smaller error (%.4g < %.4g)" % (em100, em50))
+        heun = entries[("exact", 1e-3, "ode-heun", 100)]["w2_to_data"]
+        check(heun < em100, "Heun beats Euler-Maruyama at 100 steps (%.4g < %.4g)" % (heun, em100))
+        out = os.path.join(directory, "blob")
+        result = run(["params/scheme-table-vp-blob.prm", "--set", "Output/Directory=" + out,
+                      "--set", "Scheme table/Step counts=10, 100",
+                      "--set", "Scheme table/Schemes=euler-maruyama, ode-heun",
+                      "--set", "Scheme table/Particles=20000", "--set", "Mesh/Refinement levels=3"], 2)
+        print(result.stdout[-2000:])
+        check(result.returncode == 0, "the blob table runs (%s)" % result.stderr[-300:])
+        table = json.load(open(os.path.join(out, "scheme_table.json")))
+        errors = {(e["scheme"], e["steps"]): e["sliced_w2_to_p_epsilon"] for e in table["entries"]}
+        check(errors[("euler-maruyama", 100)] < errors[("euler-maruyama", 10)],
+              "blob: 100 Euler-Maruyama steps beat 10 (%r)" % errors)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("group", choices=["demo", "outputs", "bad_input", "parameters", "score",
-                                          "score_cases"])
+                                          "score_cases", "samplers", "checker",
+                                          "sampler_bad_input", "scheme_tables"])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--mpirun", default="mpirun")
     ARGS = parser.parse_args()

@@ -239,6 +239,10 @@ namespace
     std::string         description() const override { return "diagonal"; }
     std::vector<double> mean() const override { return {1, 2}; }
     std::vector<double> covariance() const override { return {0.5, 0.5, 0.5, 0.5}; }
+    void                sample(CounterRng &rng, double *x) const override
+    {
+      x[0] = x[1] = 1.5 + std::sqrt(2.0) * 0.5 * rng.normal();
+    }
   };
 } // namespace
 

@@ -1,6 +1,7 @@
 #include <scorefp/initial_data.h>
 #include <scorefp/input_error.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -346,6 +347,23 @@ namespace scorefp
         return c;
       }
 
+      void sample(CounterRng &rng, double *x) const override
+      {
+        inner->sample(rng, x);
+        for (unsigned int i = 0; i < dimension(); ++i)
+          x[i] += std::sqrt(variance) * rng.normal();
+      }
+
+      bool diagonal_gaussian(std::vector<double> &mean,
+                             std::vector<double> &variances) const override
+      {
+        if (!inner->diagonal_gaussian(mean, variances))
+          return false;
+        for (double &lambda : variances)
+          lambda += variance;
+        return true;
+      }
+
     private:
       std::unique_ptr<DataDistribution> inner;
       double                            variance;
@@ -529,6 +547,47 @@ namespace scorefp
     return c;
   }
 
+  bool DataDistribution::diagonal_gaussian(std::vector<double> &, std::vector<double> &) const
+  {
+    return false;
+  }
+
+  void GaussianMixture::sample(CounterRng &rng, double *x) const
+  {
+    // The component by inversion of the cumulative weights, then mu_k + L_k z.
+    const double u = rng.uniform();
+    unsigned int k = 0;
+    double       c = weights[0];
+    while (u > c && k + 1 < weights.size())
+      c += weights[++k];
+    double z[max_dimension];
+    for (unsigned int i = 0; i < dim; ++i)
+      z[i] = rng.normal();
+    const double *l = &cholesky[k * dim * dim];
+    for (unsigned int i = 0; i < dim; ++i)
+      {
+        x[i] = means[k * dim + i];
+        for (unsigned int j = 0; j <= i; ++j)
+          x[i] += l[i * dim + j] * z[j];
+      }
+  }
+
+  bool GaussianMixture::diagonal_gaussian(std::vector<double> &mean,
+                                          std::vector<double> &variances) const
+  {
+    if (weights.size() != 1)
+      return false;
+    for (unsigned int i = 0; i < dim; ++i)
+      for (unsigned int j = 0; j < dim; ++j)
+        if (i != j && covariances[i * dim + j] != 0.0)
+          return false;
+    mean.assign(means.begin(), means.end());
+    variances.resize(dim);
+    for (unsigned int i = 0; i < dim; ++i)
+      variances[i] = covariances[i * dim + i];
+    return true;
+  }
+
   std::unique_ptr<DensityField> GaussianMixture::transported(const double m, const double v) const
   {
     // p_t = sum_k w_k N(m mu_k, m^2 Sigma_k + v I)   (MATH.md section 5).
@@ -628,6 +687,109 @@ namespace scorefp
     return c;
   }
 
+  void Checkerboard::sample(CounterRng &rng, double *x) const
+  {
+    const auto n = cell_lower_corners.size();
+    const auto k = std::min<std::size_t>(static_cast<std::size_t>(rng.uniform() * n), n - 1);
+    for (unsigned int j = 0; j < dim; ++j)
+      x[j] = cell_lower_corners[k][j] + side * rng.uniform();
+  }
+
+  namespace
+  {
+    // N(m mu, diag(m^2 lambda + v)) in any dimension.
+    class DiagonalGaussianField : public DensityField
+    {
+    public:
+      DiagonalGaussianField(std::vector<double> mean, std::vector<double> variances)
+          : mu(std::move(mean))
+          , sigma2(std::move(variances))
+      {
+      }
+      double value(const double *x) const override { return std::exp(log_value(x)); }
+      double log_value(const double *x) const override
+      {
+        double sum = 0.0;
+        for (unsigned int i = 0; i < mu.size(); ++i)
+          sum -= 0.5 * ((x[i] - mu[i]) * (x[i] - mu[i]) / sigma2[i] + std::log(2 * pi * sigma2[i]));
+        return sum;
+      }
+      void score(const double *x, double *s) const override
+      {
+        for (unsigned int i = 0; i < mu.size(); ++i)
+          s[i] = -(x[i] - mu[i]) / sigma2[i];
+      }
+
+    private:
+      std::vector<double> mu, sigma2;
+    };
+  } // namespace
+
+  DiagonalGaussian::DiagonalGaussian(std::vector<double> mean, std::vector<double> variances)
+      : mu(std::move(mean))
+      , lambda(std::move(variances))
+  {
+    if (lambda.empty())
+      throw InputError("Initial data/Variances is empty; expected one variance per coordinate.");
+    if (mu.size() == 1 && lambda.size() > 1)
+      mu.assign(lambda.size(), mu[0]);
+    if (mu.size() != lambda.size())
+      throw InputError("Initial data/Means has " + std::to_string(mu.size()) +
+                       " coordinates but there are " + std::to_string(lambda.size()) +
+                       " variances; expected one mean (for all) or one per variance.");
+    for (std::size_t i = 0; i < lambda.size(); ++i)
+      if (!(std::isfinite(lambda[i]) && lambda[i] >= 0.0))
+        throw InputError("Initial data: variance " + std::to_string(i) + " is " +
+                         std::to_string(lambda[i]) + "; expected a finite number >= 0.");
+  }
+
+  std::unique_ptr<DensityField> DiagonalGaussian::transported(const double m, const double v) const
+  {
+    std::vector<double> mean(mu), variances(lambda);
+    for (std::size_t i = 0; i < mu.size(); ++i)
+      {
+        mean[i] *= m;
+        variances[i] = m * m * lambda[i] + v;
+      }
+    return std::make_unique<DiagonalGaussianField>(mean, variances);
+  }
+
+  double DiagonalGaussian::scale() const
+  {
+    double second_moment = 0.0;
+    for (std::size_t i = 0; i < mu.size(); ++i)
+      second_moment += mu[i] * mu[i] + lambda[i];
+    return std::sqrt(second_moment / mu.size());
+  }
+
+  std::string DiagonalGaussian::description() const
+  {
+    return "diagonal Gaussian in dimension " + std::to_string(mu.size());
+  }
+
+  std::vector<double> DiagonalGaussian::covariance() const
+  {
+    const std::size_t   d = mu.size();
+    std::vector<double> c(d * d, 0.0);
+    for (std::size_t i = 0; i < d; ++i)
+      c[i * d + i] = lambda[i];
+    return c;
+  }
+
+  void DiagonalGaussian::sample(CounterRng &rng, double *x) const
+  {
+    for (std::size_t i = 0; i < mu.size(); ++i)
+      x[i] = mu[i] + std::sqrt(lambda[i]) * rng.normal();
+  }
+
+  bool DiagonalGaussian::diagonal_gaussian(std::vector<double> &mean,
+                                           std::vector<double> &variances) const
+  {
+    mean      = mu;
+    variances = lambda;
+    return true;
+  }
+
   namespace
   {
     std::unique_ptr<DataDistribution> create_unsmoothed_data(const DataParameters &p,
@@ -637,6 +799,16 @@ namespace scorefp
         return std::make_unique<GaussianMixture>(dimension, p.weights, p.means, p.covariances);
       if (p.type == "checkerboard")
         return std::make_unique<Checkerboard>(dimension);
+      if (p.type == "diagonal gaussian")
+        {
+          auto data = std::make_unique<DiagonalGaussian>(
+              p.means.empty() ? std::vector<double>{0.0} : p.means, p.variances);
+          if (data->dimension() != dimension)
+            throw InputError("Initial data: the diagonal Gaussian has " +
+                             std::to_string(data->dimension()) + " variances, but Dimension = " +
+                             std::to_string(dimension) + "; expected them to agree.");
+          return data;
+        }
       if (p.type == "blob" || p.type == "8gaussians")
         {
           if (dimension != 2)
@@ -671,7 +843,7 @@ namespace scorefp
         }
       throw InputError("Initial data/Type '" + p.type +
                        "' is not a known data set; expected one of gaussian mixture, blob, "
-                       "8gaussians, checkerboard.");
+                       "8gaussians, checkerboard, diagonal gaussian.");
     }
   } // namespace
 

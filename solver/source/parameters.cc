@@ -1,5 +1,7 @@
 #include <scorefp/input_error.h>
 #include <scorefp/parameters.h>
+#include <scorefp/sample_files.h>
+#include <scorefp/sampling.h>
 
 #include <deal.II/base/parameter_handler.h>
 
@@ -108,6 +110,97 @@ namespace scorefp
         s += (s.empty() ? "" : "|") + n;
       return s;
     }
+    std::string number(const double x)
+    {
+      std::ostringstream s;
+      s << x;
+      return s.str();
+    }
+
+    void check_early_stopping(const Parameters &p, const double epsilon, const std::string &entry)
+    {
+      if (!(epsilon >= p.process.start_time && epsilon < p.process.final_time))
+        throw InputError(entry + " = " + number(epsilon) + " lies outside [Process/Start time, " +
+                         "Process/Final time) = [" + number(p.process.start_time) + ", " +
+                         number(p.process.final_time) + ").");
+    }
+
+    void check_scheme(const Parameters &p, const std::string &scheme, const std::string &entry)
+    {
+      if (scheme == "exponential-integrator")
+        {
+          // x <- e^A x + 2 (e^A - 1) s + ... is exact for the linear part only if g^2 = 2a.
+          const auto process = create_process(p.process);
+          for (const double t : {p.process.start_time, p.process.final_time})
+            if (std::abs(process->diffusion_squared(t) - 2.0 * process->drift_rate(t)) >
+                1e-12 * process->diffusion_squared(t))
+              throw InputError(entry +
+                               " = exponential-integrator needs g^2 = 2a (VP, or OU with "
+                               "OU diffusion = 2 OU rate); the " +
+                               p.process.type + " process does not have it.");
+        }
+    }
+
+    // What each task needs beyond the values themselves.
+    void check_task(const Parameters &p)
+    {
+      const bool gaussian = p.data.type == "diagonal gaussian";
+      if ((p.task == "solve" || p.task == "check") && p.dimension > 3)
+        throw InputError("Dimension = " + std::to_string(p.dimension) + ": Task = " + p.task +
+                         " works on finite-element meshes in 1, 2 or 3 dimensions.");
+      if (gaussian && p.task == "solve" && p.dimension > 3)
+        throw InputError("Initial data/Type = diagonal gaussian in dimension > 3 serves the "
+                         "samplers only.");
+      const bool needs_score = p.task == "sample" || p.task == "scheme table";
+      if (needs_score && p.data.type == "checkerboard" && !(p.data.smoothing_variance > 0))
+        throw InputError("Initial data/Smoothing variance must be positive for samplers of the "
+                         "checkerboard, whose score is undefined off its squares at t = 0; "
+                         "expected e.g. 0.01.");
+      if (p.task == "sample")
+        {
+          const SamplerParameters &s = p.sampler;
+          check_early_stopping(p, s.early_stopping, "Sampler/Early stopping");
+          check_scheme(p, s.scheme, "Sampler/Scheme");
+          if (s.score == "reference file" && s.reference_file.empty())
+            throw InputError("Sampler/Score = reference file needs Sampler/Reference file; it is "
+                             "empty.");
+          if (s.scheme == "ode-rk45" && s.corrector_steps > 0)
+            throw InputError("Sampler/Corrector steps must be 0 for ode-rk45, whose steps differ "
+                             "from particle to particle.");
+          if (s.samples_file.empty())
+            throw InputError("Sampler/Samples file is empty; expected a file name ending in .npy.");
+        }
+      if (p.task == "scheme table")
+        {
+          const SchemeTableParameters &s = p.scheme_table;
+          if (s.schemes.empty() || s.step_counts.empty() || s.early_stopping.empty() ||
+              s.starts.empty())
+            throw InputError("Scheme table: Schemes, Step counts, Early stopping values and "
+                             "Starts must each name at least one value.");
+          for (const double epsilon : s.early_stopping)
+            check_early_stopping(p, epsilon, "Scheme table/Early stopping values");
+          for (const std::string &scheme : s.schemes)
+            {
+              check_scheme(p, scheme, "Scheme table/Schemes");
+              if (scheme == "ode-rk45")
+                throw InputError("Scheme table/Schemes: ode-rk45 chooses its steps per "
+                                 "particle and has no step count; run it with Task = sample.");
+            }
+          if (!gaussian && p.dimension > 3)
+            throw InputError("Scheme table: data that are not Gaussian are measured by the "
+                             "sliced W2 on the case mesh, which needs Dimension <= 3.");
+        }
+      if (p.task == "check")
+        {
+          if (p.checker.samples_file.empty())
+            throw InputError("Checker/Samples file is empty; expected an .npy or .csv file.");
+          if (p.checker.reference == "file" && p.checker.reference_file.empty())
+            throw InputError("Checker/Reference = file needs Checker/Reference file; it is "
+                             "empty.");
+          if (p.checker.level <= 0.0 || p.checker.level >= 1.0)
+            throw InputError("Checker/Level must lie strictly between 0 and 1.");
+        }
+    }
   } // namespace
 
   bool Parameters::use_scaled_coordinates() const
@@ -119,6 +212,16 @@ namespace scorefp
 
   void declare_parameters(ParameterHandler &prm)
   {
+    prm.declare_entry(
+        "Task",
+        "solve",
+        Patterns::Selection("solve|sample|check|scheme table"),
+        "solve: the Fokker-Planck equation named by Equation (and, with Output/Reference "
+        "file, a reference file). sample: run one reverse-time sampler (section Sampler) and "
+        "write its particles. check: test a samples file against the closed-form law or a "
+        "reference file (section Checker). scheme table: the error of every sampler in "
+        "section Scheme table at every step count, exactly for Gaussian data and from "
+        "particles otherwise.");
     prm.declare_entry("Equation",
                       "density",
                       Patterns::Selection("density|score|log-density"),
@@ -127,7 +230,11 @@ namespace scorefp
                       "the log-density equation for u = log p (scalar, p = e^u > 0 and "
                       "s = grad u).");
     prm.declare_entry(
-        "Dimension", "2", Patterns::Integer(1, 3), "Space dimension d of the process (1, 2 or 3).");
+        "Dimension",
+        "2",
+        Patterns::Integer(1),
+        "Space dimension d of the process: 1, 2 or 3 for solves, checks and samplers; up "
+        "to 8 for samplers of closed-form data; any for the diagonal Gaussian.");
 
     prm.enter_subsection("Process");
     {
@@ -168,12 +275,26 @@ namespace scorefp
 
     prm.enter_subsection("Initial data");
     {
-      prm.declare_entry("Type",
-                        "blob",
-                        Patterns::Selection("gaussian mixture|blob|8gaussians|checkerboard"),
-                        "Data distribution p0 (MATH.md section 6): blob and 8gaussians are 2D "
-                        "mixtures, checkerboard is uniform on alternate cells of side 1.5 in "
-                        "[-3,3]^d, 'gaussian mixture' reads the three entries below.");
+      prm.declare_entry(
+          "Type",
+          "blob",
+          Patterns::Selection("gaussian mixture|blob|8gaussians|checkerboard|diagonal gaussian"),
+          "Data distribution p0 (MATH.md section 6): blob and 8gaussians are 2D "
+          "mixtures, checkerboard is uniform on alternate cells of side 1.5 in "
+          "[-3,3]^d, 'gaussian mixture' reads Weights, Means and Covariances, "
+          "'diagonal gaussian' is N(Means, diag(Variances)) in any dimension "
+          "(samplers and scheme tables only).");
+      prm.declare_entry("Variances",
+                        "1",
+                        Patterns::Anything(),
+                        "diagonal gaussian: one variance per coordinate (>= 0), comma "
+                        "separated; ignored when Variances file is set.");
+      prm.declare_entry("Variances file",
+                        "",
+                        Patterns::Anything(),
+                        "diagonal gaussian: a NumPy .npy file of d variances, e.g. "
+                        "../shared/data/cifar10-covariance-eigenvalues.npy (relative paths "
+                        "are relative to the working directory).");
       prm.declare_entry("Weights",
                         "1",
                         Patterns::Anything(),
@@ -438,6 +559,162 @@ namespace scorefp
                         "empty = the mesh's bounding box at each output time.");
     }
     prm.leave_subsection();
+
+    prm.enter_subsection("Sampler");
+    {
+      prm.declare_entry("Scheme",
+                        "euler-maruyama",
+                        Patterns::Selection(scheme_selection()),
+                        "The reverse-time scheme (MATH.md section 4): SDE schemes "
+                        "euler-maruyama, exponential-integrator (VP and OU with q = 2r), "
+                        "ddpm (ancestral); probability-flow ODE by ode-euler, ode-heun, "
+                        "ode-rk4, ode-rk45 (adaptive per particle) or edm-heun (Karras et al., "
+                        "in sigma = sqrt(v)/m); predictor-corrector is euler-maruyama followed "
+                        "by Langevin corrector steps (at least one).");
+      prm.declare_entry("Steps",
+                        "100",
+                        Patterns::Integer(1),
+                        "Number of steps from the final time T down to the early-stopping "
+                        "time (the initial step of ode-rk45).");
+      prm.declare_entry("Time grid",
+                        "uniform",
+                        Patterns::Selection("uniform|edm"),
+                        "uniform in t, or the EDM grid sigma_i = (sigma_max^(1/rho) + i/N "
+                        "(sigma_min^(1/rho) - sigma_max^(1/rho)))^rho, i = 0..N, in the "
+                        "noise level sigma(t) = sqrt(v(t))/m(t), mapped back to t.");
+      prm.declare_entry("EDM rho", "7", Patterns::Double(1), "rho of the EDM grid.");
+      prm.declare_entry("Early stopping",
+                        "1e-3",
+                        Patterns::Double(0),
+                        "The sampler stops at this time epsilon >= Process/Start time; the "
+                        "samples represent p_epsilon.");
+      prm.declare_entry("Start",
+                        "prior",
+                        Patterns::Selection("prior|exact"),
+                        "prior: N(0, v(T) I); exact: the forward law p_T itself (no "
+                        "initialisation error).");
+      prm.declare_entry("Particles", "10000", Patterns::Integer(1), "Number of particles.");
+      prm.declare_entry("Seed",
+                        "1",
+                        Patterns::Integer(0),
+                        "Random seed; particle i draws its noise from a stream fixed by (seed, "
+                        "i), so the samples do not depend on the number of ranks.");
+      prm.declare_entry("Score",
+                        "exact",
+                        Patterns::Selection("exact|perturbed|reference file"),
+                        "The score the sampler uses: the closed form; the closed form plus "
+                        "grad phi with the bump phi of Score/Perturbation amplitude and width "
+                        "(a controlled score error); or a reference file, interpolated "
+                        "linearly in time between its snapshots.");
+      prm.declare_entry("Reference file",
+                        "",
+                        Patterns::Anything(),
+                        "Score = reference file: the HDF5 reference (from Output/Reference "
+                        "file of a solve).");
+      prm.declare_entry("Reference score",
+                        "finite-element",
+                        Patterns::Selection("finite-element|log-density gradient"),
+                        "Which score of a reference file: the finite-element score (score "
+                        "runs) or grad p_h / p_h of its density.");
+      prm.declare_entry("Corrector steps",
+                        "0",
+                        Patterns::Integer(0, 8),
+                        "Langevin corrector steps x += delta s + sqrt(2 delta) z after every "
+                        "step (any scheme but ode-rk45), delta = 2 r^2 (m^2 c^2 + v) with r the "
+                        "signal-to-noise ratio and c^2 the mean data variance per coordinate: "
+                        "Song et al.'s rule with their batch norms replaced by these law "
+                        "values, so the step does not depend on the particles.");
+      prm.declare_entry(
+          "Signal-to-noise ratio", "0.16", Patterns::Double(0), "r of the Langevin corrector.");
+      prm.declare_entry("RK45 relative tolerance", "1e-5", Patterns::Double(0), "ode-rk45.");
+      prm.declare_entry("RK45 absolute tolerance", "1e-7", Patterns::Double(0), "ode-rk45.");
+      prm.declare_entry("Samples file",
+                        "samples.npy",
+                        Patterns::Anything(),
+                        "Where the N x d particles go (float64 .npy, in the output "
+                        "directory); a JSON file of the same name plus .json records the time "
+                        "they represent and how they were made.");
+      prm.declare_entry(
+          "Write CSV", "false", Patterns::Bool(), "Also write the samples as CSV (.csv).");
+    }
+    prm.leave_subsection();
+
+    prm.enter_subsection("Scheme table");
+    {
+      prm.declare_entry("Schemes",
+                        "euler-maruyama, exponential-integrator, ddpm, ode-euler, ode-heun, "
+                        "ode-rk4, edm-heun, predictor-corrector",
+                        Patterns::List(Patterns::Selection(scheme_selection())),
+                        "The rows of the table (the Sampler settings apply otherwise).");
+      prm.declare_entry("Step counts",
+                        "10, 20, 50, 100",
+                        Patterns::List(Patterns::Integer(1)),
+                        "The columns of the table.");
+      prm.declare_entry("Early stopping values",
+                        "1e-3",
+                        Patterns::List(Patterns::Double(0)),
+                        "One table per value of epsilon.");
+      prm.declare_entry("Starts",
+                        "prior",
+                        Patterns::List(Patterns::Selection("prior|exact")),
+                        "One table per start.");
+      prm.declare_entry("Particles",
+                        "100000",
+                        Patterns::Integer(1),
+                        "Particles per entry when the data are not Gaussian (the error is "
+                        "then the sliced W2 to the exact p_epsilon, with its noise floor).");
+      prm.declare_entry("Sliced directions",
+                        "64",
+                        Patterns::Integer(1),
+                        "Directions of the sliced W2 for non-Gaussian data.");
+    }
+    prm.leave_subsection();
+
+    prm.enter_subsection("Checker");
+    {
+      prm.declare_entry("Samples file",
+                        "",
+                        Patterns::Anything(),
+                        "N x d samples: .npy (float64 or float32) or text (.csv, .txt).");
+      prm.declare_entry("Time",
+                        "-1",
+                        Patterns::Double(),
+                        "The time t the samples represent; negative: read it from the JSON "
+                        "file written next to them by Task = sample.");
+      prm.declare_entry("Reference",
+                        "closed form",
+                        Patterns::Selection("closed form|file"),
+                        "closed form: the exact p_t of Process and Initial data, on the mesh "
+                        "of section Mesh (finest level); file: the snapshot at time t of the "
+                        "reference file below.");
+      prm.declare_entry(
+          "Reference file", "", Patterns::Anything(), "Reference = file: the HDF5 reference.");
+      prm.declare_entry(
+          "Level", "0.05", Patterns::Double(0, 1), "Significance level alpha of each test.");
+      prm.declare_entry("Null draws",
+                        "99",
+                        Patterns::Integer(1),
+                        "Sample sets of the same size drawn from the reference to calibrate "
+                        "every statistic; the p-value is (1 + #{null >= observed})/(draws + 1).");
+      prm.declare_entry("Seed", "1", Patterns::Integer(0), "Seed of the null draws and slices.");
+      prm.declare_entry(
+          "Sliced directions", "32", Patterns::Integer(1), "Directions of the sliced W2.");
+      prm.declare_entry("MMD features",
+                        "256",
+                        Patterns::Integer(1),
+                        "Random Fourier features of the Gaussian kernel of MMD^2.");
+      prm.declare_entry("MMD bandwidth",
+                        "0",
+                        Patterns::Double(0),
+                        "Kernel width l; 0: the reference's own scale (root mean variance "
+                        "per coordinate).");
+      prm.declare_entry("Cloud points",
+                        "0",
+                        Patterns::Integer(0),
+                        "Gauss points per cell direction of the quadrature cloud; 0: degree + "
+                        "2.");
+    }
+    prm.leave_subsection();
   }
 
   namespace
@@ -513,6 +790,7 @@ namespace scorefp
   Parameters parse_parameters(ParameterHandler &prm)
   {
     Parameters p;
+    p.task                 = prm.get("Task");
     p.equation             = prm.get("Equation");
     p.dimension            = prm.get_integer("Dimension");
     const unsigned int dim = p.dimension;
@@ -533,6 +811,14 @@ namespace scorefp
     p.data.type               = prm.get("Type");
     p.data.weights            = parse_numbers(prm.get("Weights"), "Initial data/Weights");
     p.data.smoothing_variance = prm.get_double("Smoothing variance");
+    if (p.data.type == "diagonal gaussian")
+      {
+        const std::string file = prm.get("Variances file");
+        p.data.variances       = file.empty()
+                                     ? parse_numbers(prm.get("Variances"), "Initial data/Variances")
+                                     : read_npy_vector(file, "Initial data/Variances file");
+        p.data.means           = parse_numbers(prm.get("Means"), "Initial data/Means");
+      }
     if (p.data.type == "gaussian mixture")
       {
         const auto means = parse_components(prm.get("Means"), "Initial data/Means");
@@ -677,6 +963,59 @@ namespace scorefp
     prm.leave_subsection();
     if (p.output.directory.empty())
       throw InputError("Output/Directory is empty; expected a directory name.");
+
+    prm.enter_subsection("Sampler");
+    {
+      SamplerParameters &s      = p.sampler;
+      s.scheme                  = prm.get("Scheme");
+      s.n_steps                 = prm.get_integer("Steps");
+      s.time_grid               = prm.get("Time grid");
+      s.rho                     = prm.get_double("EDM rho");
+      s.early_stopping          = prm.get_double("Early stopping");
+      s.start                   = prm.get("Start");
+      s.n_particles             = prm.get_integer("Particles");
+      s.seed                    = prm.get_integer("Seed");
+      s.score                   = prm.get("Score");
+      s.reference_file          = prm.get("Reference file");
+      s.reference_score         = prm.get("Reference score");
+      s.corrector_steps         = prm.get_integer("Corrector steps");
+      s.snr                     = prm.get_double("Signal-to-noise ratio");
+      s.rk45_relative_tolerance = prm.get_double("RK45 relative tolerance");
+      s.rk45_absolute_tolerance = prm.get_double("RK45 absolute tolerance");
+      s.samples_file            = prm.get("Samples file");
+      s.write_csv               = prm.get_bool("Write CSV");
+    }
+    prm.leave_subsection();
+    prm.enter_subsection("Scheme table");
+    {
+      SchemeTableParameters &s = p.scheme_table;
+      s.schemes                = dealii::Utilities::split_string_list(prm.get("Schemes"));
+      for (const double n : parse_numbers(prm.get("Step counts"), "Scheme table/Step counts"))
+        s.step_counts.push_back(static_cast<unsigned int>(n));
+      s.early_stopping =
+          parse_numbers(prm.get("Early stopping values"), "Scheme table/Early stopping values");
+      s.starts            = dealii::Utilities::split_string_list(prm.get("Starts"));
+      s.n_particles       = prm.get_integer("Particles");
+      s.sliced_directions = prm.get_integer("Sliced directions");
+    }
+    prm.leave_subsection();
+    prm.enter_subsection("Checker");
+    {
+      CheckerParameters &c = p.checker;
+      c.samples_file       = prm.get("Samples file");
+      c.time               = prm.get_double("Time");
+      c.reference          = prm.get("Reference");
+      c.reference_file     = prm.get("Reference file");
+      c.level              = prm.get_double("Level");
+      c.null_draws         = prm.get_integer("Null draws");
+      c.seed               = prm.get_integer("Seed");
+      c.sliced_directions  = prm.get_integer("Sliced directions");
+      c.mmd_features       = prm.get_integer("MMD features");
+      c.mmd_bandwidth      = prm.get_double("MMD bandwidth");
+      c.cloud_points       = prm.get_integer("Cloud points");
+    }
+    prm.leave_subsection();
+    check_task(p);
     // Build what the run will build, so that every mistake surfaces before any file is
     // written: the process, the data set and the time-stepping table.
     create_process(p.process);

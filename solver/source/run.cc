@@ -2,7 +2,9 @@
 #include <scorefp/input_error.h>
 #include <scorefp/io.h>
 #include <scorefp/linear_algebra.h>
+#include <scorefp/checker.h>
 #include <scorefp/run.h>
+#include <scorefp/sampling.h>
 #include <scorefp/score_solver.h>
 
 #include <deal.II/base/convergence_table.h>
@@ -224,12 +226,29 @@ namespace scorefp
     }
   } // namespace
 
-  void
+  int
   run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator)
   {
+    if (p.task != "solve")
+      {
+        if (dealii::Utilities::MPI::this_mpi_process(communicator) == 0)
+          {
+            std::filesystem::create_directories(p.output.directory);
+            std::ofstream echo(p.output.directory + "/parameters.prm");
+            prm.print_parameters(echo, dealii::ParameterHandler::ShortPRM);
+          }
+        if (p.task == "sample")
+          run_sampler_task(p, communicator);
+        else if (p.task == "scheme table")
+          run_scheme_table_task(p, communicator);
+        else if (p.task == "check")
+          return run_check_task(p, communicator) ? 0 : 4;
+        return 0;
+      }
     if (p.equation == "density")
       run_levels<DensityRunResult>(p, prm, communicator);
     else
       run_levels<ScoreRunResult>(p, prm, communicator);
+    return 0;
   }
 } // namespace scorefp

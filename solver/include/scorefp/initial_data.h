@@ -3,6 +3,8 @@
 // Plain C++ on coordinate arrays, independent of the mesh dimension template.
 #pragma once
 
+#include <scorefp/random.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,8 +13,10 @@ namespace scorefp
 {
   struct DataParameters
   {
-    /// "gaussian mixture", "blob", "8gaussians" or "checkerboard".
-    std::string         type = "blob";
+    /// "gaussian mixture", "blob", "8gaussians", "checkerboard" or "diagonal gaussian".
+    std::string type = "blob";
+    /// diagonal gaussian: the variances of N(means, diag(variances)), any dimension.
+    std::vector<double> variances;
     std::vector<double> weights;     // K entries
     std::vector<double> means;       // K*d entries
     std::vector<double> covariances; // K*d*d entries, row-major per component
@@ -52,6 +56,14 @@ namespace scorefp
     /// far-field score of the law of m X_0 + sqrt(v) Z. Throws InputError if that
     /// covariance is singular.
     std::unique_ptr<DensityField> moment_matched(const double m, const double v) const;
+
+    /// One exact draw X_0 ~ p0 into x[0..d), from the caller's generator.
+    virtual void sample(CounterRng &rng, double *x) const = 0;
+
+    /// True (with mean and variances filled) when p0 is a Gaussian with diagonal
+    /// covariance: then every sampler with the exact score is an affine map per
+    /// coordinate, and its output law is known exactly (MATH.md section 4).
+    virtual bool diagonal_gaussian(std::vector<double> &mean, std::vector<double> &variances) const;
   };
 
   /// p0 = sum_k w_k N(mu_k, Sigma_k) with full symmetric positive definite Sigma_k.
@@ -74,6 +86,9 @@ namespace scorefp
     std::string         description() const override;
     std::vector<double> mean() const override;
     std::vector<double> covariance() const override;
+    void                sample(CounterRng &rng, double *x) const override;
+    bool                diagonal_gaussian(std::vector<double> &mean,
+                                          std::vector<double> &variances) const override;
 
     /// Largest dimension the pointwise evaluation supports (fixed work arrays).
     static constexpr unsigned int max_dimension = 8;
@@ -103,6 +118,7 @@ namespace scorefp
     std::vector<double> mean() const override;
     /// Covariance of the cell centres plus side^2/12 I (uniform within a cell).
     std::vector<double> covariance() const override;
+    void                sample(CounterRng &rng, double *x) const override;
 
     static constexpr double side  = 1.5;
     static constexpr double lower = -3.0;
@@ -110,6 +126,27 @@ namespace scorefp
   private:
     unsigned int                     dim;
     std::vector<std::vector<double>> cell_lower_corners;
+  };
+
+  /// N(mu, diag(lambda)) in any dimension (e.g. the CIFAR-10 pixel covariance spectrum,
+  /// d = 3072, of Pierret & Galerne). Variances may be zero (a degenerate direction).
+  class DiagonalGaussian : public DataDistribution
+  {
+  public:
+    DiagonalGaussian(std::vector<double> mean, std::vector<double> variances);
+    unsigned int                  dimension() const override { return mu.size(); }
+    std::unique_ptr<DensityField> transported(const double m, const double v) const override;
+    double                        scale() const override;
+    std::string                   description() const override;
+    std::vector<double>           mean() const override { return mu; }
+    /// Dense d x d: meant for small d only.
+    std::vector<double> covariance() const override;
+    void                sample(CounterRng &rng, double *x) const override;
+    bool                diagonal_gaussian(std::vector<double> &mean,
+                                          std::vector<double> &variances) const override;
+
+  private:
+    std::vector<double> mu, lambda;
   };
 
   /// Resolve the data set named in the parameters, convolved with

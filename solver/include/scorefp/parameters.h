@@ -79,8 +79,58 @@ namespace scorefp
     unsigned int n_tail_shells             = 20;
   };
 
+  /// Task = sample: one reverse-time sampler run (MATH.md sections 3-4).
+  struct SamplerParameters
+  {
+    std::string        scheme         = "euler-maruyama";
+    unsigned int       n_steps        = 100;
+    std::string        time_grid      = "uniform"; // or "edm"
+    double             rho            = 7.0;
+    double             early_stopping = 1e-3;    // the samples represent p at this time
+    std::string        start          = "prior"; // or "exact" (p_T)
+    unsigned long long n_particles    = 10000;
+    unsigned long long seed           = 1;
+    std::string        score          = "exact"; // exact, perturbed, reference file
+    std::string        reference_file;
+    std::string        reference_score         = "finite-element"; // or "log-density gradient"
+    unsigned int       corrector_steps         = 0;
+    double             snr                     = 0.16;
+    double             rk45_relative_tolerance = 1e-5;
+    double             rk45_absolute_tolerance = 1e-7;
+    std::string        samples_file            = "samples.npy";
+    bool               write_csv               = false;
+  };
+
+  /// Task = scheme table: schemes x step counts x early stopping x start.
+  struct SchemeTableParameters
+  {
+    std::vector<std::string>  schemes;
+    std::vector<unsigned int> step_counts;
+    std::vector<double>       early_stopping;
+    std::vector<std::string>  starts;
+    unsigned long long        n_particles       = 100000;
+    unsigned int              sliced_directions = 64;
+  };
+
+  /// Task = check: samples against a reference law (MATH.md section 7).
+  struct CheckerParameters
+  {
+    std::string        samples_file;
+    double             time      = -1.0;          // < 0: the time recorded next to the samples
+    std::string        reference = "closed form"; // or "file"
+    std::string        reference_file;
+    double             level             = 0.05;
+    unsigned int       null_draws        = 99;
+    unsigned long long seed              = 1;
+    unsigned int       sliced_directions = 32;
+    unsigned int       mmd_features      = 256;
+    double             mmd_bandwidth     = 0.0; // 0: the reference's own scale
+    unsigned int       cloud_points      = 0;   // Gauss points per cell direction, 0: degree + 2
+  };
+
   struct Parameters
   {
+    std::string              task      = "solve";   // solve, sample, check, scheme table
     std::string              equation  = "density"; // density, score, log-density
     unsigned int             dimension = 2;
     ProcessParameters        process;
@@ -91,6 +141,9 @@ namespace scorefp
     LinearSolverParameters   linear_solver;
     OutputParameters         output;
     ScoreParameters          score;
+    SamplerParameters        sampler;
+    SchemeTableParameters    scheme_table;
+    CheckerParameters        checker;
 
     /// Scaled coordinates in effect: "auto" means on for VE and EDM.
     bool use_scaled_coordinates() const;

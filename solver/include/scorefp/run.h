@@ -36,8 +36,10 @@ namespace scorefp
   std::vector<double> observed_rates(const std::vector<double>       &errors,
                                      const std::vector<unsigned int> &levels);
 
-  /// Run every refinement level of p (the equation it names), echo the parameters into
-  /// the output directory, print the convergence table, write summary.json. Collective.
-  void
+  /// Task = solve: run every refinement level of p (the equation it names), echo the
+  /// parameters into the output directory, print the convergence table, write
+  /// summary.json. The other tasks go to the sampler and the checker. Collective.
+  /// Returns the exit status: 0, or 4 when a check fails.
+  int
   run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator);
 } // namespace scorefp

@@ -1,0 +1,463 @@
+// Task = sample and Task = scheme table: the samplers of sampling.h as users run them,
+// with particles split across ranks, progress lines, files and a timer summary.
+#include <scorefp/input_error.h>
+#include <scorefp/io.h>
+#include <scorefp/parameters.h>
+#include <scorefp/reference_field.h>
+#include <scorefp/sample_files.h>
+#include <scorefp/sampling.h>
+#include <scorefp/statistics.h>
+#include <scorefp/time_loop.h>
+
+#include <deal.II/base/conditional_ostream.h>
+#include <deal.II/base/mpi.h>
+#include <deal.II/base/timer.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace scorefp
+{
+  namespace
+  {
+    /// Mean variance per coordinate, tr(Cov X_0) / d, without forming Cov for the
+    /// high-dimensional diagonal Gaussian.
+    double mean_variance(const DataDistribution &data)
+    {
+      std::vector<double> mean, variances;
+      double              trace = 0.0;
+      if (data.diagonal_gaussian(mean, variances))
+        for (const double v : variances)
+          trace += v;
+      else
+        {
+          const std::vector<double> c = data.covariance();
+          for (unsigned int i = 0; i < data.dimension(); ++i)
+            trace += c[i * data.dimension() + i];
+        }
+      return trace / data.dimension();
+    }
+
+    /// A score read from a reference file, interpolated linearly in time between the
+    /// snapshots that enclose t.
+    class ReferenceScore : public ScoreModel
+    {
+    public:
+      ReferenceScore(const std::string &file, const std::string &source)
+          : field(ReferenceField::read(file))
+          , source(source == "finite-element" ? ScoreSource::finite_element
+                                              : ScoreSource::log_density_gradient)
+          , name(file)
+      {
+        if (this->source == ScoreSource::finite_element && !field->has_score())
+          throw InputError("Reference file '" + file +
+                           "' holds a density only (it comes from a density run); set "
+                           "Sampler/Reference score = log-density gradient, or write the "
+                           "reference from a score run.");
+      }
+      unsigned int dimension() const override { return field->dimension(); }
+      void evaluate(const double t, const double *x, const std::size_t n, double *s) const override
+      {
+        field->evaluate_at_time(t, x, n, nullptr, s, source);
+      }
+      std::string description() const override
+      {
+        return (source == ScoreSource::finite_element ? "finite-element score of '"
+                                                      : "grad log p_h of '") +
+               name + "'";
+      }
+      const ReferenceField &reference() const { return *field; }
+
+    private:
+      std::unique_ptr<ReferenceField> field;
+      ScoreSource                     source;
+      std::string                     name;
+    };
+
+    std::unique_ptr<ScoreModel> create_score_model(const Parameters       &p,
+                                                   const ForwardProcess   &process,
+                                                   const DataDistribution &data)
+    {
+      if (p.sampler.score == "exact")
+        return exact_score(process, data);
+      if (p.sampler.score == "perturbed")
+        return perturbed_score(
+            exact_score(process, data), p.score.perturbation_amplitude, p.score.perturbation_width);
+      auto model =
+          std::make_unique<ReferenceScore>(p.sampler.reference_file, p.sampler.reference_score);
+      if (model->dimension() != p.dimension)
+        throw InputError("Reference file '" + p.sampler.reference_file + "' is " +
+                         std::to_string(model->dimension()) +
+                         "-dimensional, but Dimension = " + std::to_string(p.dimension) + ".");
+      const std::vector<double> times = model->reference().times();
+      const double              eps   = p.sampler.early_stopping;
+      if (times.front() > eps + 1e-12 || times.back() < p.process.final_time - 1e-12)
+        throw InputError("Reference file '" + p.sampler.reference_file + "' has snapshots in [" +
+                         std::to_string(times.front()) + ", " + std::to_string(times.back()) +
+                         "]; the sampler needs the score on [" + std::to_string(eps) + ", " +
+                         std::to_string(p.process.final_time) + "].");
+      return model;
+    }
+
+    std::pair<unsigned long long, unsigned long long> my_share(const unsigned long long n,
+                                                               const MPI_Comm communicator)
+    {
+      const unsigned long long rank  = dealii::Utilities::MPI::this_mpi_process(communicator);
+      const unsigned long long size  = dealii::Utilities::MPI::n_mpi_processes(communicator);
+      const unsigned long long first = n * rank / size, last = n * (rank + 1) / size;
+      return {first, last - first};
+    }
+
+    std::string format(const double x, const int precision = 3)
+    {
+      std::ostringstream s;
+      s << std::setprecision(precision) << x;
+      return s.str();
+    }
+  } // namespace
+
+  SamplerSettings sampler_settings(const Parameters       &p,
+                                   const ForwardProcess   &process,
+                                   const DataDistribution &data,
+                                   const std::string      &scheme,
+                                   const unsigned int      n_steps,
+                                   const double            epsilon,
+                                   const std::string      &start)
+  {
+    SamplerSettings s;
+    s.scheme      = parse_scheme(scheme);
+    s.times       = make_time_grid(process, n_steps, p.sampler.time_grid, p.sampler.rho, epsilon);
+    s.start_exact = start == "exact";
+    s.corrector_steps = p.sampler.corrector_steps;
+    s.snr             = p.sampler.snr;
+    s.data_variance   = mean_variance(data);
+    s.rk45_relative   = p.sampler.rk45_relative_tolerance;
+    s.rk45_absolute   = p.sampler.rk45_absolute_tolerance;
+    s.seed            = p.sampler.seed;
+    if (s.scheme == Scheme::ddpm)
+      for (unsigned int k = 0; k < n_steps; ++k)
+        {
+          const double beta = process.diffusion_squared(s.times[k]) * (s.times[k] - s.times[k + 1]);
+          if (!(beta < 1.0))
+            throw InputError("The ddpm scheme needs g(t)^2 h < 1 at every step, but with " +
+                             std::to_string(n_steps) + " steps it is " + format(beta) +
+                             " at step " + std::to_string(k) + " (t = " + format(s.times[k]) +
+                             "); expected more steps.");
+        }
+    return s;
+  }
+
+  void run_sampler_task(const Parameters &p, const MPI_Comm communicator)
+  {
+    const bool                 root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
+    dealii::ConditionalOStream pcout(std::cout, root && !p.output.quiet);
+    dealii::TimerOutput        timer(communicator,
+                              pcout,
+                              p.output.quiet ? dealii::TimerOutput::never
+                                                    : dealii::TimerOutput::summary,
+                              dealii::TimerOutput::wall_times);
+    const auto                 process = create_process(p.process);
+    const auto                 data    = create_data(p.data, p.dimension);
+    const unsigned int         d       = p.dimension;
+    const SamplerParameters   &sp      = p.sampler;
+    const auto                 score   = create_score_model(p, *process, *data);
+    const SamplerSettings      settings =
+        sampler_settings(p, *process, *data, sp.scheme, sp.n_steps, sp.early_stopping, sp.start);
+    const auto [first, n] = my_share(sp.n_particles, communicator);
+
+    pcout << "scorefp " << SCOREFP_VERSION << ": sampler " << sp.scheme << " (" << sp.n_steps
+          << " steps, " << sp.time_grid << " grid";
+    if (settings.corrector_steps > 0)
+      pcout << ", " << settings.corrector_steps << " corrector steps";
+    pcout << "), " << sp.n_particles << " particles on "
+          << dealii::Utilities::MPI::n_mpi_processes(communicator) << " ranks\n"
+          << "  process " << process->name() << ", data: " << data->description()
+          << ", score: " << score->description() << "\n  from " << sp.start
+          << " at t = " << process->final_time << " to t = " << sp.early_stopping << "\n";
+
+    const auto start_clock = std::chrono::steady_clock::now();
+    const auto elapsed     = [&]() {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_clock).count();
+    };
+    double              last_line = 0.0;
+    std::vector<double> x;
+    SamplerCounters     counters;
+    {
+      dealii::TimerOutput::Scope scope(timer, "sample");
+      counters = run_particles(
+          *process,
+          *data,
+          *score,
+          settings,
+          first,
+          n,
+          x,
+          [&](const unsigned int k, const double t) {
+            if (!root || p.output.quiet || elapsed() - last_line < p.output.progress_interval)
+              return;
+            last_line       = elapsed();
+            const double dt = k > 0 ? settings.times[k - 1] - settings.times[k] : 0.0;
+            print_progress_line(std::cout,
+                                k,
+                                t,
+                                dt,
+                                double(k) / (settings.times.size() - 1),
+                                elapsed(),
+                                std::to_string(n) + " particles on rank 0");
+          });
+    }
+    const double             sample_seconds = elapsed();
+    const unsigned long long evaluations =
+        dealii::Utilities::MPI::sum(counters.score_evaluations, communicator);
+
+    // Moments of the samples (per coordinate), reduced over ranks.
+    std::vector<double> sums(2 * d, 0.0);
+    for (unsigned long long i = 0; i < n; ++i)
+      for (unsigned int j = 0; j < d; ++j)
+        {
+          sums[j] += x[i * d + j];
+          sums[d + j] += x[i * d + j] * x[i * d + j];
+        }
+    dealii::Utilities::MPI::sum(sums, communicator, sums);
+    DiagonalLaw empirical{std::vector<double>(d), std::vector<double>(d)};
+    for (unsigned int j = 0; j < d; ++j)
+      {
+        empirical.mean[j] = sums[j] / sp.n_particles;
+        empirical.variance[j] =
+            sums[d + j] / sp.n_particles - empirical.mean[j] * empirical.mean[j];
+      }
+
+    // For Gaussian data and the exact score, the law of these samples is known exactly.
+    DiagonalLaw gaussian_data;
+    const bool  exact_known = sp.score == "exact" && settings.scheme != Scheme::ode_rk45 &&
+                             data->diagonal_gaussian(gaussian_data.mean, gaussian_data.variance);
+    double w2_data = 0.0, w2_target = 0.0, w2_empirical = 0.0;
+    if (exact_known)
+      {
+        const DiagonalLaw law = exact_law(*process, gaussian_data, settings);
+        w2_data               = wasserstein2(law, gaussian_data);
+        w2_target    = wasserstein2(law, forward_law(*process, gaussian_data, sp.early_stopping));
+        w2_empirical = wasserstein2(law, empirical);
+      }
+
+    const std::string directory = p.output.directory;
+    const std::string file      = directory + "/" + sp.samples_file;
+    {
+      dealii::TimerOutput::Scope scope(timer, "write");
+      if (root)
+        std::filesystem::create_directories(directory);
+      write_npy_distributed(file, x, d, communicator);
+      if (sp.write_csv)
+        {
+          const auto dot = file.find_last_of('.');
+          write_csv_distributed(file.substr(0, dot) + ".csv", x, d, communicator);
+        }
+      if (root)
+        {
+          std::ostringstream text;
+          JsonWriter         json(text);
+          json.begin_object();
+          json.value("scorefp_version", std::string(SCOREFP_VERSION));
+          json.value("time", sp.early_stopping);
+          json.value("samples", sp.samples_file);
+          json.value("n_samples", sp.n_particles);
+          json.value("dimension", d);
+          json.value("scheme", sp.scheme);
+          json.value("steps", sp.n_steps);
+          json.value("time_grid", sp.time_grid);
+          json.value("corrector_steps", settings.corrector_steps);
+          json.value("start", sp.start);
+          json.value("seed", sp.seed);
+          json.value("score", score->description());
+          json.value("process", process->name());
+          json.value("final_time", process->final_time);
+          json.value("data", data->description());
+          json.value("score_evaluations", evaluations);
+          json.value("sampling_seconds", sample_seconds);
+          json.value("particle_steps_per_second",
+                     double(sp.n_particles) * sp.n_steps / std::max(sample_seconds, 1e-9));
+          json.value("mean", empirical.mean);
+          json.value("variance", empirical.variance);
+          if (exact_known)
+            {
+              json.begin_object("exact_law");
+              json.value("w2_to_data", w2_data);
+              json.value("w2_to_p_epsilon", w2_target);
+              json.value("w2_of_samples_to_exact_law_moments", w2_empirical);
+              json.end_object();
+            }
+          json.end_object();
+          write_file_atomically(file + ".json", text.str());
+        }
+    }
+
+    pcout << "Sampled " << sp.n_particles << " particles in " << format(sample_seconds) << " s ("
+          << format(double(sp.n_particles) * settings.times.size() / std::max(sample_seconds, 1e-9))
+          << " particle-steps/s, " << evaluations / std::max<unsigned long long>(sp.n_particles, 1)
+          << " score evaluations per particle).\n";
+    if (exact_known)
+      pcout << "Exact law of this scheme (Gaussian data, no sampling noise): W2 to the data "
+            << format(w2_data, 6) << ", W2 to p_epsilon " << format(w2_target, 6)
+            << "; the samples' mean and variance are " << format(w2_empirical, 3)
+            << " from it (W2 of the moment-matched Gaussians).\n";
+    pcout << "Samples in " << file << " (time " << sp.early_stopping << ", metadata in " << file
+          << ".json)\n";
+  }
+
+  void run_scheme_table_task(const Parameters &p, const MPI_Comm communicator)
+  {
+    const bool                 root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
+    dealii::ConditionalOStream pcout(std::cout, root && !p.output.quiet);
+    dealii::TimerOutput        timer(communicator,
+                              pcout,
+                              p.output.quiet ? dealii::TimerOutput::never
+                                                    : dealii::TimerOutput::summary,
+                              dealii::TimerOutput::wall_times);
+    const auto                 process = create_process(p.process);
+    const auto                 data    = create_data(p.data, p.dimension);
+    const auto                &table   = p.scheme_table;
+    DiagonalLaw                gaussian;
+    const bool                 exact = data->diagonal_gaussian(gaussian.mean, gaussian.variance);
+
+    pcout << "scorefp " << SCOREFP_VERSION << ": scheme table, process " << process->name()
+          << ", data: " << data->description() << "\n"
+          << (exact ? "Exact laws (Gaussian data, exact score): W2 of each scheme's output "
+                      "law to the data distribution p_0.\n"
+                    : "Particles: sliced W2 of " + std::to_string(table.n_particles) +
+                          " samples of each scheme to the exact p_epsilon (" +
+                          std::to_string(table.sliced_directions) + " directions).\n");
+
+    std::unique_ptr<ScoreModel> score = exact_score(*process, *data);
+    struct Entry
+    {
+      std::string  start, scheme;
+      double       epsilon;
+      unsigned int steps;
+      double       error, error_target;
+    };
+    std::vector<Entry> entries;
+    std::ostringstream markdown;
+    for (const std::string &start : table.starts)
+      for (const double epsilon : table.early_stopping)
+        {
+          // For particles: the cloud of p_epsilon and the noise floor of N exact draws.
+          std::unique_ptr<statistics::SlicedWasserstein> sliced;
+          double                                         floor = 0.0;
+          if (!exact)
+            {
+              dealii::TimerOutput::Scope scope(timer, "reference cloud");
+              const double               t = epsilon;
+              const auto            field  = data->transported(process->transition_mean_factor(t),
+                                                   process->transition_variance(t));
+              const QuadratureCloud cloud  = closed_form_cloud(p.mesh,
+                                                              p.dimension,
+                                                              p.mesh.refinement_levels.back(),
+                                                              1.0,
+                                                              *field,
+                                                              p.discretization.degree + 2);
+              sliced                       = std::make_unique<statistics::SlicedWasserstein>(
+                  cloud,
+                  statistics::random_directions(
+                      p.dimension, table.sliced_directions, p.sampler.seed));
+              std::vector<double> draws(table.n_particles * p.dimension);
+              for (unsigned long long i = 0; i < table.n_particles; ++i)
+                {
+                  CounterRng rng(p.sampler.seed + 1, i, 0);
+                  double    *xi = &draws[i * p.dimension];
+                  data->sample(rng, xi);
+                  for (unsigned int j = 0; j < p.dimension; ++j)
+                    xi[j] = process->transition_mean_factor(t) * xi[j] +
+                            std::sqrt(process->transition_variance(t)) * rng.normal();
+                }
+              floor = (*sliced)(draws, p.dimension);
+            }
+
+          markdown << "\nStart " << start << ", epsilon = " << epsilon
+                   << (exact ? "" : ", noise floor " + format(floor)) << ":\n\n| scheme |";
+          for (const unsigned int steps : table.step_counts)
+            markdown << " " << steps << " |";
+          markdown << "\n|---|";
+          for (std::size_t k = 0; k < table.step_counts.size(); ++k)
+            markdown << "---|";
+          markdown << "\n";
+          for (const std::string &scheme : table.schemes)
+            {
+              markdown << "| " << scheme << " |";
+              for (const unsigned int steps : table.step_counts)
+                {
+                  const SamplerSettings settings =
+                      sampler_settings(p, *process, *data, scheme, steps, epsilon, start);
+                  Entry entry{start, scheme, epsilon, steps, 0.0, 0.0};
+                  if (exact)
+                    {
+                      dealii::TimerOutput::Scope scope(timer, "exact laws");
+                      const DiagonalLaw          law = exact_law(*process, gaussian, settings);
+                      entry.error                    = wasserstein2(law, gaussian);
+                      entry.error_target =
+                          wasserstein2(law, forward_law(*process, gaussian, epsilon));
+                    }
+                  else
+                    {
+                      std::vector<double> x;
+                      const auto [first, n] = my_share(table.n_particles, communicator);
+                      {
+                        dealii::TimerOutput::Scope scope(timer, "particles");
+                        run_particles(*process, *data, *score, settings, first, n, x);
+                      }
+                      dealii::TimerOutput::Scope scope(timer, "sliced W2");
+                      std::vector<double>        gathered;
+                      for (const auto &part : dealii::Utilities::MPI::gather(communicator, x))
+                        gathered.insert(gathered.end(), part.begin(), part.end());
+                      if (root)
+                        entry.error = entry.error_target = (*sliced)(gathered, p.dimension);
+                    }
+                  entries.push_back(entry);
+                  markdown << " " << format(entry.error) << " |";
+                }
+              markdown << "\n";
+            }
+          pcout << markdown.str() << std::flush;
+          markdown.str("");
+        }
+
+    if (root)
+      {
+        std::filesystem::create_directories(p.output.directory);
+        std::ostringstream csv, text;
+        csv << "start,epsilon,scheme,steps,"
+            << (exact ? "w2_to_data,w2_to_p_epsilon" : "sliced_w2_to_p_epsilon,unused") << "\n";
+        JsonWriter json(text);
+        json.begin_object();
+        json.value("scorefp_version", std::string(SCOREFP_VERSION));
+        json.value("process", process->name());
+        json.value("data", data->description());
+        json.value("measure",
+                   std::string(exact ? "exact W2 of the output law" : "sliced W2 of particles"));
+        json.begin_array("entries");
+        for (const Entry &e : entries)
+          {
+            csv << e.start << "," << e.epsilon << "," << e.scheme << "," << e.steps << ","
+                << std::setprecision(10) << e.error << "," << e.error_target << "\n";
+            json.begin_object();
+            json.value("start", e.start);
+            json.value("epsilon", e.epsilon);
+            json.value("scheme", e.scheme);
+            json.value("steps", e.steps);
+            json.value(exact ? "w2_to_data" : "sliced_w2_to_p_epsilon", e.error);
+            if (exact)
+              json.value("w2_to_p_epsilon", e.error_target);
+            json.end_object();
+          }
+        json.end_array();
+        json.end_object();
+        write_file_atomically(p.output.directory + "/scheme_table.csv", csv.str());
+        write_file_atomically(p.output.directory + "/scheme_table.json", text.str());
+        pcout << "\nTable in " << p.output.directory << "/scheme_table.{csv,json}\n";
+      }
+  }
+} // namespace scorefp
