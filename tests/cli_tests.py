@@ -323,7 +323,7 @@ def sample_case(directory, extra=()):
 
 def check_case(directory, samples, extra=()):
     return ["params/check-vp-2d.prm", "--set", "Output/Directory=" + directory,
-            "--set", "Checker/Samples file=" + samples, "--set", "Checker/Null draws=39"] + list(extra)
+            "--set", "Checker/Samples file=" + samples, "--set", "Checker/Null draws=59"] + list(extra)
 
 
 def samplers():

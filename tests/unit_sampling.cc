@@ -34,7 +34,7 @@ namespace
     s.scheme        = scheme;
     s.times         = make_time_grid(process, steps, grid, 7.0, epsilon);
     s.start_exact   = start_exact;
-    s.data_variance = 0.5;
+    s.data_spectrum = {0.5, 0.04};
     return s;
   }
 
@@ -152,7 +152,7 @@ TEST(Sampling, ExactLawAgreesWithParticles)
       // ddpm needs g^2 h < 1: beta(1) = 20 allows 21 steps and more.
       SamplerSettings set =
           settings(*process, scheme, scheme == Scheme::ddpm ? 25 : 8, 1e-3, false);
-      set.data_variance         = lambda;
+      set.data_spectrum         = {lambda};
       const double        exact = wasserstein2(exact_law(*process, law0, set), law0);
       std::vector<double> x;
       run_particles(*process, data, *score, set, 0, 1000000, x);

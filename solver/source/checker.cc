@@ -212,6 +212,14 @@ namespace scorefp
     result.level        = c.level;
     result.time         = c.time >= 0 ? c.time : time_from_metadata(c.samples_file);
 
+    const unsigned int n_statistics = (d == 1 ? 4 : 2) + 1;
+    if ((c.null_draws + 1.0) * c.level / n_statistics < 1.0 - 1e-9)
+      throw InputError(
+          "Checker/Null draws = " + std::to_string(c.null_draws) +
+          " cannot give a p-value below alpha / " + std::to_string(n_statistics) +
+          " (the level of each of the " + std::to_string(n_statistics) +
+          " statistics in the overall verdict); expected at least " +
+          std::to_string(static_cast<int>(std::ceil(n_statistics / c.level - 1e-9)) - 1) + ".");
     const SampleSet   samples = read_samples(c.samples_file, d);
     const std::size_t N       = samples.size();
     result.n_samples          = N;
@@ -318,7 +326,8 @@ namespace scorefp
         s << "  " << (st.pass ? "pass" : "FAIL") << "\n";
       }
     s << std::defaultfloat << "\nVerdict: " << (r.pass ? "PASS" : "FAIL") << " at level " << r.level
-      << " (every calibrated p-value above alpha/" << r.statistics.size() << ", Bonferroni)\n";
+      << ": a pass needs every calibrated p-value above alpha/" << r.statistics.size()
+      << " (Bonferroni)\n";
     pcout << s.str();
 
     if (root)

@@ -620,10 +620,11 @@ namespace scorefp
                         "0",
                         Patterns::Integer(0, 8),
                         "Langevin corrector steps x += delta s + sqrt(2 delta) z after every "
-                        "step (any scheme but ode-rk45), delta = 2 r^2 (m^2 c^2 + v) with r the "
-                        "signal-to-noise ratio and c^2 the mean data variance per coordinate: "
-                        "Song et al.'s rule with their batch norms replaced by these law "
-                        "values, so the step does not depend on the particles.");
+                        "step (any scheme but ode-rk45), delta = 2 r^2 d / sum_i 1/(m^2 lambda_i "
+                        "+ v) with r the signal-to-noise ratio and lambda_i the eigenvalues of "
+                        "Cov X_0: Song et al.'s rule 2 r^2 |z|^2/|s|^2 with their batch norms "
+                        "replaced by the values of the moment-matched Gaussian of p_t, so the "
+                        "step does not depend on the particles.");
       prm.declare_entry(
           "Signal-to-noise ratio", "0.16", Patterns::Double(0), "r of the Langevin corrector.");
       prm.declare_entry("RK45 relative tolerance", "1e-5", Patterns::Double(0), "ode-rk45.");

@@ -12,6 +12,7 @@
 #include <deal.II/base/conditional_ostream.h>
 #include <deal.II/base/mpi.h>
 #include <deal.II/base/timer.h>
+#include <deal.II/lac/lapack_full_matrix.h>
 
 #include <chrono>
 #include <cmath>
@@ -25,22 +26,24 @@ namespace scorefp
 {
   namespace
   {
-    /// Mean variance per coordinate, tr(Cov X_0) / d, without forming Cov for the
-    /// high-dimensional diagonal Gaussian.
-    double mean_variance(const DataDistribution &data)
+    /// The eigenvalues of Cov X_0, without forming Cov for the high-dimensional
+    /// diagonal Gaussian.
+    std::vector<double> covariance_spectrum(const DataDistribution &data)
     {
       std::vector<double> mean, variances;
-      double              trace = 0.0;
       if (data.diagonal_gaussian(mean, variances))
-        for (const double v : variances)
-          trace += v;
-      else
-        {
-          const std::vector<double> c = data.covariance();
-          for (unsigned int i = 0; i < data.dimension(); ++i)
-            trace += c[i * data.dimension() + i];
-        }
-      return trace / data.dimension();
+        return variances;
+      const unsigned int               d = data.dimension();
+      const std::vector<double>        c = data.covariance();
+      dealii::LAPACKFullMatrix<double> matrix(d, d);
+      for (unsigned int i = 0; i < d; ++i)
+        for (unsigned int j = 0; j < d; ++j)
+          matrix(i, j) = 0.5 * (c[i * d + j] + c[j * d + i]);
+      matrix.compute_eigenvalues();
+      std::vector<double> spectrum(d);
+      for (unsigned int i = 0; i < d; ++i)
+        spectrum[i] = std::max(0.0, matrix.eigenvalue(i).real());
+      return spectrum;
     }
 
     /// A score read from a reference file, interpolated linearly in time between the
@@ -135,7 +138,7 @@ namespace scorefp
     s.start_exact = start == "exact";
     s.corrector_steps = p.sampler.corrector_steps;
     s.snr             = p.sampler.snr;
-    s.data_variance   = mean_variance(data);
+    s.data_spectrum   = covariance_spectrum(data);
     s.rk45_relative   = p.sampler.rk45_relative_tolerance;
     s.rk45_absolute   = p.sampler.rk45_absolute_tolerance;
     s.seed            = p.sampler.seed;
@@ -323,6 +326,15 @@ namespace scorefp
     const auto                &table   = p.scheme_table;
     DiagonalLaw                gaussian;
     const bool                 exact = data->diagonal_gaussian(gaussian.mean, gaussian.variance);
+    DiagonalLaw                my_coordinates;
+    if (exact)
+      {
+        const auto [first, n] = my_share(gaussian.mean.size(), communicator);
+        my_coordinates.mean.assign(gaussian.mean.begin() + first,
+                                   gaussian.mean.begin() + first + n);
+        my_coordinates.variance.assign(gaussian.variance.begin() + first,
+                                       gaussian.variance.begin() + first + n);
+      }
 
     pcout << "scorefp " << SCOREFP_VERSION << ": scheme table, process " << process->name()
           << ", data: " << data->description() << "\n"
@@ -395,11 +407,17 @@ namespace scorefp
                   Entry entry{start, scheme, epsilon, steps, 0.0, 0.0};
                   if (exact)
                     {
+                      // Coordinates are independent: each rank takes a block of them
+                      // and the squared distances add up.
                       dealii::TimerOutput::Scope scope(timer, "exact laws");
-                      const DiagonalLaw          law = exact_law(*process, gaussian, settings);
-                      entry.error                    = wasserstein2(law, gaussian);
-                      entry.error_target =
-                          wasserstein2(law, forward_law(*process, gaussian, epsilon));
+                      const DiagonalLaw law     = exact_law(*process, my_coordinates, settings);
+                      const double      w2_data = wasserstein2(law, my_coordinates);
+                      const double      w2_target =
+                          wasserstein2(law, forward_law(*process, my_coordinates, epsilon));
+                      entry.error =
+                          std::sqrt(dealii::Utilities::MPI::sum(w2_data * w2_data, communicator));
+                      entry.error_target = std::sqrt(
+                          dealii::Utilities::MPI::sum(w2_target * w2_target, communicator));
                     }
                   else
                     {

@@ -176,6 +176,16 @@ namespace scorefp
     return std::make_unique<PerturbedScore>(std::move(exact), amplitude, width);
   }
 
+  double
+  langevin_step(const ForwardProcess &process, const SamplerSettings &settings, const double t)
+  {
+    const double m = process.transition_mean_factor(t), v = process.transition_variance(t);
+    double       fisher = 0.0;
+    for (const double lambda : settings.data_spectrum)
+      fisher += 1.0 / (m * m * lambda + v);
+    return 2.0 * settings.snr * settings.snr * settings.data_spectrum.size() / fisher;
+  }
+
   namespace
   {
     // The start variable of a step, its predictor noise and up to 8 corrector draws.
@@ -356,10 +366,7 @@ namespace scorefp
             settings.corrector_steps, settings.scheme == Scheme::predictor_corrector ? 1u : 0u);
         if (corrector_steps > 0 && !ends_degenerate)
           {
-            const double m1 = process.transition_mean_factor(t1);
-            const double delta =
-                2.0 * settings.snr * settings.snr *
-                (m1 * m1 * settings.data_variance + process.transition_variance(t1));
+            const double delta = langevin_step(process, settings, t1);
             for (unsigned int c = 0; c < corrector_steps; ++c)
               {
                 evaluate(t1, x, s);

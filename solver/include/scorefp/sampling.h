@@ -79,12 +79,26 @@ namespace scorefp
     bool                start_exact     = false;
     unsigned int        corrector_steps = 0;
     double              snr             = 0.16;
-    /// Mean variance per coordinate of the data (the Langevin step rule).
-    double        data_variance = 1.0;
-    double        rk45_relative = 1e-5;
-    double        rk45_absolute = 1e-7;
-    std::uint64_t seed          = 1;
+    /// Eigenvalues of Cov X_0 (d entries): the Langevin step rule.
+    std::vector<double> data_spectrum{1.0};
+    double              rk45_relative = 1e-5;
+    double              rk45_absolute = 1e-7;
+    std::uint64_t       seed          = 1;
   };
+
+  /// The Langevin corrector step at time t: delta = 2 r^2 E|z|^2 / E|s|^2 (Song et al.'s
+  /// rule) with the expectations taken under the moment-matched Gaussian of p_t,
+  /// N(m mu, m^2 Cov X_0 + v I), so that E|s|^2 = sum_i 1/(m^2 lambda_i + v) and the
+  /// step does not depend on the particles (their batch norms in Song et al.).
+  double
+  langevin_step(const ForwardProcess &process, const SamplerSettings &settings, const double t);
+
+  /// The Langevin corrector step at time t: delta = 2 r^2 E|z|^2 / E|s|^2 (Song et al.'s
+  /// rule) with the expectations taken under the moment-matched Gaussian of p_t,
+  /// N(m mu, m^2 Cov X_0 + v I), so that E|s|^2 = sum_i 1/(m^2 lambda_i + v) and the
+  /// step does not depend on the particles (their batch norms in Song et al.).
+  double
+  langevin_step(const ForwardProcess &process, const SamplerSettings &settings, const double t);
 
   struct SamplerCounters
   {
