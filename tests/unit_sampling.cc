@@ -67,7 +67,9 @@ TEST(Sampling, TimeGrids)
     {
       EXPECT_NEAR(std::pow(noise_level(*process, edm[i]), 1.0 / 7), a + (b - a) * i / 10, 1e-9);
       if (i > 0)
-        EXPECT_LT(edm[i], edm[i - 1]);
+        {
+          EXPECT_LT(edm[i], edm[i - 1]);
+        }
     }
 }
 

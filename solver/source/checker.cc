@@ -201,8 +201,13 @@ namespace scorefp
     }
   } // namespace
 
-  CheckResult check_samples(const Parameters &p, const MPI_Comm communicator)
+  CheckResult
+  check_samples(const Parameters &p, const MPI_Comm communicator, dealii::TimerOutput *timer)
   {
+    const auto scope = [timer](const std::string &name) {
+      return timer ? std::make_unique<dealii::TimerOutput::Scope>(*timer, name)
+                   : std::unique_ptr<dealii::TimerOutput::Scope>();
+    };
     const CheckerParameters &c = p.checker;
     const unsigned int       d = p.dimension;
     CheckResult              result;
@@ -220,10 +225,13 @@ namespace scorefp
           " (the level of each of the " + std::to_string(n_statistics) +
           " statistics in the overall verdict); expected at least " +
           std::to_string(static_cast<int>(std::ceil(n_statistics / c.level - 1e-9)) - 1) + ".");
-    const SampleSet   samples = read_samples(c.samples_file, d);
-    const std::size_t N       = samples.size();
-    result.n_samples          = N;
+    auto            section = scope("read samples");
+    const SampleSet samples = read_samples(c.samples_file, d);
+    section.reset();
+    const std::size_t N = samples.size();
+    result.n_samples    = N;
 
+    section = scope("reference");
     Owned              owned;
     const unsigned int points = c.cloud_points > 0 ? c.cloud_points : p.discretization.degree + 2;
     const ReferenceLaw law    = make_reference(p, result.time, points, owned);
@@ -234,12 +242,16 @@ namespace scorefp
         statistics::cell_masses(law.cloud), law.cloud.mass_outside, N);
 
     // Observed values.
+    section.reset();
+    section                         = scope("observed statistics");
     double                 ks_p     = -1.0;
     std::vector<double>    observed = stats(samples.values, &ks_p);
     const std::vector<int> cells    = law.locate(samples.values);
     result.n_outside                = std::count(cells.begin(), cells.end(), -1);
     const double chi2               = bins.statistic(bins.counts(cells));
 
+    section.reset();
+    section = scope("null draws");
     // Null draws r = rank, rank + P, ...: sample set r uses streams r N .. r N + N - 1.
     const unsigned int  rank = dealii::Utilities::MPI::this_mpi_process(communicator);
     const unsigned int  size = dealii::Utilities::MPI::n_mpi_processes(communicator);
@@ -263,6 +275,7 @@ namespace scorefp
             null[s][r] = part[i + 1 + s];
         }
 
+    section.reset();
     std::vector<std::string> names = stats.names();
     names.push_back("chi^2 over cells");
     observed.push_back(chi2);
@@ -298,12 +311,8 @@ namespace scorefp
                               p.output.quiet ? dealii::TimerOutput::never
                                                     : dealii::TimerOutput::summary,
                               dealii::TimerOutput::wall_times);
-    CheckResult                r;
-    {
-      dealii::TimerOutput::Scope scope(timer, "check");
-      r = check_samples(p, communicator);
-    }
-    std::ostringstream s;
+    const CheckResult          r = check_samples(p, communicator, &timer);
+    std::ostringstream         s;
     s << "Check of " << r.n_samples << " samples (" << r.dimension << "D) in " << r.samples_file
       << "\n  against " << r.reference << "\n  " << r.null_draws
       << " null sample sets of the same size drawn from the reference; level alpha = " << r.level

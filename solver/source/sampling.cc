@@ -181,8 +181,11 @@ namespace scorefp
   {
     const double m = process.transition_mean_factor(t), v = process.transition_variance(t);
     double       fisher = 0.0;
-    for (const double lambda : settings.data_spectrum)
-      fisher += 1.0 / (m * m * lambda + v);
+    if (settings.fisher_information)
+      fisher = settings.fisher_information(t);
+    else
+      for (const double lambda : settings.data_spectrum)
+        fisher += 1.0 / (m * m * lambda + v);
     return 2.0 * settings.snr * settings.snr * settings.data_spectrum.size() / fisher;
   }
 

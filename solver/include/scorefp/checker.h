@@ -5,6 +5,11 @@
 
 #include <mpi.h>
 
+namespace dealii
+{
+  class TimerOutput;
+}
+
 #include <string>
 #include <vector>
 
@@ -42,7 +47,11 @@ namespace scorefp
   /// Check the samples of p.checker against the reference at their time. Collective:
   /// the null draws are shared out among the ranks by draw number, so the result does
   /// not depend on the number of ranks.
-  CheckResult check_samples(const Parameters &p, const MPI_Comm communicator);
+  /// The timer (may be null) gets the sections "read samples", "reference",
+  /// "observed statistics" and "null draws".
+  CheckResult check_samples(const Parameters    &p,
+                            const MPI_Comm       communicator,
+                            dealii::TimerOutput *timer = nullptr);
 
   /// Task = check: check_samples, print the summary, write check.json. Returns true
   /// when the samples pass.

@@ -79,24 +79,30 @@ namespace scorefp
     bool                start_exact     = false;
     unsigned int        corrector_steps = 0;
     double              snr             = 0.16;
-    /// Eigenvalues of Cov X_0 (d entries): the Langevin step rule.
+    /// Eigenvalues of Cov X_0 (d entries): the Langevin step rule for Gaussian data.
     std::vector<double> data_spectrum{1.0};
-    double              rk45_relative = 1e-5;
-    double              rk45_absolute = 1e-7;
-    std::uint64_t       seed          = 1;
+    /// E|s(X_t, t)|^2 under the law of X_t, if set: replaces the Gaussian value
+    /// sum_i 1/(m^2 lambda_i + v) in the Langevin step (multimodal data have a much
+    /// larger Fisher information than their moment-matched Gaussian).
+    std::function<double(double)> fisher_information;
+    double                        rk45_relative = 1e-5;
+    double                        rk45_absolute = 1e-7;
+    std::uint64_t                 seed          = 1;
   };
 
   /// The Langevin corrector step at time t: delta = 2 r^2 E|z|^2 / E|s|^2 (Song et al.'s
-  /// rule) with the expectations taken under the moment-matched Gaussian of p_t,
-  /// N(m mu, m^2 Cov X_0 + v I), so that E|s|^2 = sum_i 1/(m^2 lambda_i + v) and the
-  /// step does not depend on the particles (their batch norms in Song et al.).
+  /// rule) with the expectations taken under the law of X_t rather than over the batch
+  /// of particles, so that the step does not depend on them: E|s|^2 is
+  /// settings.fisher_information(t) if set, else that of the Gaussian
+  /// N(m mu, m^2 Cov X_0 + v I), sum_i 1/(m^2 lambda_i + v) (exact for Gaussian data).
   double
   langevin_step(const ForwardProcess &process, const SamplerSettings &settings, const double t);
 
   /// The Langevin corrector step at time t: delta = 2 r^2 E|z|^2 / E|s|^2 (Song et al.'s
-  /// rule) with the expectations taken under the moment-matched Gaussian of p_t,
-  /// N(m mu, m^2 Cov X_0 + v I), so that E|s|^2 = sum_i 1/(m^2 lambda_i + v) and the
-  /// step does not depend on the particles (their batch norms in Song et al.).
+  /// rule) with the expectations taken under the law of X_t rather than over the batch
+  /// of particles, so that the step does not depend on them: E|s|^2 is
+  /// settings.fisher_information(t) if set, else that of the Gaussian
+  /// N(m mu, m^2 Cov X_0 + v I), sum_i 1/(m^2 lambda_i + v) (exact for Gaussian data).
   double
   langevin_step(const ForwardProcess &process, const SamplerSettings &settings, const double t);
 
@@ -146,7 +152,8 @@ namespace scorefp
                                    const std::string      &scheme,
                                    const unsigned int      n_steps,
                                    const double            epsilon,
-                                   const std::string      &start);
+                                   const std::string      &start,
+                                   const ScoreModel       *score = nullptr);
 
   /// Task = sample: run the sampler of p on every rank's share of the particles, write
   /// the samples (.npy, optional .csv) and their metadata (.json), print a summary and,
