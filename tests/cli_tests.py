@@ -484,11 +484,103 @@ def scheme_tables():
               "blob: 100 Euler-Maruyama steps beat 10 (%r)" % errors)
 
 
+
+def reference_workflow():
+    """Make a reference, sample with its score, check against it (density and score runs)."""
+    import math
+    with tempfile.TemporaryDirectory() as directory:
+        coarse = ["--set", "Discretization/Polynomial degree=3", "--set", "Mesh/Refinement levels=2",
+                  "--set", "Output/Reference grid points=33", "--set", "Time stepping/Tolerance=1e-4"]
+        reference = os.path.join(directory, "ref")
+        result = run(["params/reference-vp-2d.prm", "--set", "Output/Directory=" + reference] + coarse, 2)
+        check(result.returncode == 0, "a density run writes a reference file (%s)" % result.stderr[-300:])
+        score_reference = os.path.join(directory, "score-ref")
+        result = run(["params/reference-vp-2d.prm", "--set", "Output/Directory=" + score_reference,
+                      "--set", "Equation=score"] + coarse, 2)
+        check(result.returncode == 0, "a score run writes a reference file (%s)" % result.stderr[-300:])
+
+        def sample(name, extra):
+            out = os.path.join(directory, name)
+            result = run(["params/sample-from-reference.prm", "--set", "Output/Directory=" + out,
+                          "--set", "Sampler/Particles=3000", "--set", "Sampler/Steps=100"] + extra, 2)
+            check(result.returncode == 0, name + " samples (%s)" % result.stderr[-300:])
+            return read_npy(os.path.join(out, "samples.npy"))[1]
+
+        exact = sample("exact", ["--set", "Sampler/Score=exact"])
+        for name, ref, source, tolerance in (
+                ("log-density gradient", reference, "log-density gradient", 0.05),
+                ("finite-element score", score_reference, "finite-element", 0.05)):
+            values = sample(name.replace(" ", "-"), [
+                "--set", "Sampler/Reference file=" + os.path.join(ref, "reference.h5"),
+                "--set", "Sampler/Reference score=" + source])
+            # Same seed, same start, deterministic ODE: particles differ by the score error.
+            distance = math.sqrt(sum((a - b) ** 2 for a, b in zip(values, exact)) / (len(exact) / 2))
+            print("%s: rms distance to the exact-score particles %.3g" % (name, distance))
+            check(distance < tolerance,
+                  "%s: ODE particles within %.3g (rms) of the exact-score particles (%.3g)"
+                  % (name, tolerance, distance))
+        # Task = evaluate: the file at user points, the same on 1 and 2 ranks, against the
+        # closed form of the blob at t = 1.
+        points = os.path.join(directory, "points.csv")
+        with open(points, "w") as f:
+            f.write("x,y\n0,0\n0.5,-0.25\n1.2,0.7\n10,10\n")
+        case = os.path.join(directory, "evaluate.prm")
+        with open(case, "w") as f:
+            f.write("set Task = evaluate\nset Dimension = 2\nsubsection Evaluation\n"
+                    "  set Reference file = %s\n  set Points file = %s\n  set Times = 0.5, 1\n"
+                    "end\n" % (os.path.join(reference, "reference.h5"), points))
+        tables = []
+        for ranks in (1, 2):
+            out = os.path.join(directory, "evaluate%d" % ranks)
+            result = run([case, "--set", "Output/Directory=" + out], ranks)
+            check(result.returncode == 0, "Task = evaluate on %d ranks (%s)" % (ranks, result.stderr[-300:]))
+            tables.append(list(csv.DictReader(open(os.path.join(out, "evaluation.csv")))))
+        check(tables[0] == tables[1] and len(tables[0]) == 8, "evaluation.csv: 8 rows, the same on 1 and 2 ranks")
+        m = math.exp(-0.5 * (0.1 + 0.5 * 19.9))
+        v = 1 - m * m
+        var = m * m * 0.0845 + v
+        centres = [(-2, -2), (-2, 2), (2, -2), (2, 2), (0, 0), (-4, 0), (4, 0), (0, -4), (0, 4)]
+        for row in tables[0]:
+            if float(row["time"]) != 1.0:
+                continue
+            x, y = float(row["x0"]), float(row["x1"])
+            exact = sum(math.exp(-((x - 0.65 * m * a) ** 2 + (y - 0.65 * m * b) ** 2) / (2 * var))
+                        for a, b in centres) / (9 * 2 * math.pi * var)
+            if row["inside"] == "1":
+                check(abs(float(row["density"]) - exact) <= 1e-3 * exact,
+                      "evaluated density at (%g, %g) within 1e-3 of the closed form" % (x, y))
+                check(abs(float(row["s0"]) + (x - 0) / var) < 0.05,
+                      "evaluated score at (%g, %g) close to the near-Gaussian law at t = 1" % (x, y))
+            else:
+                check(x == 10 and float(row["density"]) == 0.0, "a point outside the mesh has density 0")
+        # The checker against the file: exact-score samples pass.
+        out = os.path.join(directory, "check")
+        result = run(["params/check-against-reference.prm", "--set", "Output/Directory=" + out,
+                      "--set", "Checker/Samples file=" + os.path.join(directory, "exact", "samples.npy"),
+                      "--set", "Checker/Reference file=" + os.path.join(reference, "reference.h5"),
+                      "--set", "Checker/Null draws=59"], 2)
+        print(result.stdout[-1500:])
+        check(result.returncode == 0 and "Verdict: PASS" in result.stdout,
+              "exact samples pass against the reference file (exit %d)" % result.returncode)
+        # A time the file does not cover, and a density file asked for its FE score.
+        result = run(["params/sample-from-reference.prm", "--set", "Output/Directory=" + out + "2",
+                      "--set", "Sampler/Reference file=" + os.path.join(reference, "reference.h5"),
+                      "--set", "Process/Final time=2"], 2)
+        check(result.returncode == 1 and "snapshots in" in result.stderr,
+              "a sampler time outside the snapshots is named (%s)" % result.stderr.strip())
+        result = run(["params/sample-from-reference.prm", "--set", "Output/Directory=" + out + "3",
+                      "--set", "Sampler/Reference file=" + os.path.join(reference, "reference.h5"),
+                      "--set", "Sampler/Reference score=finite-element"], 2)
+        check(result.returncode == 1 and "density only" in result.stderr,
+              "a density file has no finite-element score (%s)" % result.stderr.strip())
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("group", choices=["demo", "outputs", "bad_input", "parameters", "score",
                                           "score_cases", "samplers", "checker",
-                                          "sampler_bad_input", "scheme_tables"])
+                                          "sampler_bad_input", "scheme_tables",
+                                          "reference_workflow"])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--mpirun", default="mpirun")
     ARGS = parser.parse_args()

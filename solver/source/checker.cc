@@ -7,11 +7,14 @@
 #include <scorefp/sample_files.h>
 #include <scorefp/statistics.h>
 
+#include "task_output.h"
+
 #include <deal.II/base/conditional_ostream.h>
 #include <deal.II/base/mpi.h>
 #include <deal.II/base/timer.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -257,6 +260,9 @@ namespace scorefp
     const unsigned int  size = dealii::Utilities::MPI::n_mpi_processes(communicator);
     std::vector<double> mine; // (draw, values..., chi2) per draw
     std::vector<double> draw;
+    const auto          start     = std::chrono::steady_clock::now();
+    double              last_line = 0.0;
+    const bool          progress  = rank == 0 && !p.output.quiet;
     for (unsigned int r = rank; r < c.null_draws; r += size)
       {
         law.sample(N, c.seed, std::uint64_t(r) * N, draw);
@@ -264,6 +270,17 @@ namespace scorefp
         mine.push_back(r);
         mine.insert(mine.end(), values.begin(), values.end());
         mine.push_back(bins.statistic(bins.multinomial_counts(c.seed, r)));
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (progress && elapsed - last_line >= p.output.progress_interval)
+          {
+            last_line               = elapsed;
+            const unsigned int done = r / size + 1, mine_total = (c.null_draws + size - 1) / size;
+            std::cout << "  null draws: " << done << " of " << mine_total << " on rank 0, "
+                      << std::fixed << std::setprecision(1) << elapsed << " s, ETA "
+                      << elapsed * (mine_total - done) / done << " s" << std::defaultfloat
+                      << std::endl;
+          }
       }
     const std::size_t                width = observed.size() + 2;
     std::vector<std::vector<double>> null(observed.size() + 1, std::vector<double>(c.null_draws));
@@ -304,15 +321,13 @@ namespace scorefp
 
   bool run_check_task(const Parameters &p, const MPI_Comm communicator)
   {
-    const bool                 root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
-    dealii::ConditionalOStream pcout(std::cout, root && !p.output.quiet);
-    dealii::TimerOutput        timer(communicator,
-                              pcout,
-                              p.output.quiet ? dealii::TimerOutput::never
-                                                    : dealii::TimerOutput::summary,
-                              dealii::TimerOutput::wall_times);
-    const CheckResult          r = check_samples(p, communicator, &timer);
-    std::ostringstream         s;
+    TaskOutput                  output(p, communicator);
+    const bool                  root  = output.root;
+    dealii::ConditionalOStream &pcout = output.pcout;
+    dealii::TimerOutput        &timer = output.timer;
+    output.remove_stale({p.output.directory + "/check.json"});
+    const CheckResult  r = check_samples(p, communicator, &timer);
+    std::ostringstream s;
     s << "Check of " << r.n_samples << " samples (" << r.dimension << "D) in " << r.samples_file
       << "\n  against " << r.reference << "\n  " << r.null_draws
       << " null sample sets of the same size drawn from the reference; level alpha = " << r.level

@@ -145,7 +145,7 @@ namespace scorefp
     void check_task(const Parameters &p)
     {
       const bool gaussian = p.data.type == "diagonal gaussian";
-      if ((p.task == "solve" || p.task == "check") && p.dimension > 3)
+      if ((p.task == "solve" || p.task == "check" || p.task == "evaluate") && p.dimension > 3)
         throw InputError("Dimension = " + std::to_string(p.dimension) + ": Task = " + p.task +
                          " works on finite-element meshes in 1, 2 or 3 dimensions.");
       if (gaussian && p.task == "solve" && p.dimension > 3)
@@ -190,6 +190,14 @@ namespace scorefp
             throw InputError("Scheme table: data that are not Gaussian are measured by the "
                              "sliced W2 on the case mesh, which needs Dimension <= 3.");
         }
+      if (p.task == "evaluate")
+        {
+          if (p.evaluation.reference_file.empty() || p.evaluation.points_file.empty())
+            throw InputError("Task = evaluate needs Evaluation/Reference file and "
+                             "Evaluation/Points file; at least one is empty.");
+          if (p.evaluation.output_file.empty())
+            throw InputError("Evaluation/Output file is empty; expected a file name.");
+        }
       if (p.task == "check")
         {
           if (p.checker.samples_file.empty())
@@ -215,13 +223,14 @@ namespace scorefp
     prm.declare_entry(
         "Task",
         "solve",
-        Patterns::Selection("solve|sample|check|scheme table"),
+        Patterns::Selection("solve|sample|check|scheme table|evaluate"),
         "solve: the Fokker-Planck equation named by Equation (and, with Output/Reference "
         "file, a reference file). sample: run one reverse-time sampler (section Sampler) and "
         "write its particles. check: test a samples file against the closed-form law or a "
         "reference file (section Checker). scheme table: the error of every sampler in "
         "section Scheme table at every step count, exactly for Gaussian data and from "
-        "particles otherwise.");
+        "particles otherwise. evaluate: a reference file's density and score at the points of "
+        "section Evaluation.");
     prm.declare_entry("Equation",
                       "density",
                       Patterns::Selection("density|score|log-density"),
@@ -671,6 +680,32 @@ namespace scorefp
     }
     prm.leave_subsection();
 
+    prm.enter_subsection("Evaluation");
+    {
+      prm.declare_entry("Reference file", "", Patterns::Anything(), "The HDF5 reference file.");
+      prm.declare_entry("Points file",
+                        "",
+                        Patterns::Anything(),
+                        "N x d points in physical coordinates: .npy, or text (.csv, .txt) with "
+                        "d numbers per line.");
+      prm.declare_entry("Times",
+                        "",
+                        Patterns::Anything(),
+                        "Times to evaluate at (between the first and the last snapshot, "
+                        "interpolated linearly in between); empty: every snapshot.");
+      prm.declare_entry("Score",
+                        "log-density gradient",
+                        Patterns::Selection("finite-element|log-density gradient"),
+                        "The finite-element score (score runs) or grad p_h / p_h.");
+      prm.declare_entry("Output file",
+                        "evaluation.csv",
+                        Patterns::Anything(),
+                        "CSV in the output directory: time, point, x0.., density, s0.., "
+                        "inside (0 outside the mesh: density 0, score of the moment-matched "
+                        "Gaussian).");
+    }
+    prm.leave_subsection();
+
     prm.enter_subsection("Checker");
     {
       prm.declare_entry("Samples file",
@@ -998,6 +1033,16 @@ namespace scorefp
       s.starts            = dealii::Utilities::split_string_list(prm.get("Starts"));
       s.n_particles       = prm.get_integer("Particles");
       s.sliced_directions = prm.get_integer("Sliced directions");
+    }
+    prm.leave_subsection();
+    prm.enter_subsection("Evaluation");
+    {
+      EvaluationParameters &e = p.evaluation;
+      e.reference_file        = prm.get("Reference file");
+      e.points_file           = prm.get("Points file");
+      e.times                 = parse_numbers(prm.get("Times"), "Evaluation/Times");
+      e.score                 = prm.get("Score");
+      e.output_file           = prm.get("Output file");
     }
     prm.leave_subsection();
     prm.enter_subsection("Checker");

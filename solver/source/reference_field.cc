@@ -594,6 +594,24 @@ namespace scorefp
 
       /// The cell holding xi (mesh coordinates) and the unit point there, or -1.
       /// `hint` (a cell index or -1) speeds up sequences of nearby points.
+      /// The cells of n physical points x = c xi (-1 outside), each search starting
+      /// from the previous point's cell.
+      std::vector<int> locate_all(const double c, const double *points, const std::size_t n) const
+      {
+        std::vector<int> found(n);
+        int              hint = -1;
+        for (std::size_t k = 0; k < n; ++k)
+          {
+            Point<dim> xi, unit;
+            for (unsigned int d = 0; d < dim; ++d)
+              xi[d] = points[k * dim + d] / c;
+            found[k] = locate(xi, unit, hint);
+            if (found[k] >= 0)
+              hint = found[k];
+          }
+        return found;
+      }
+
       int locate(const Point<dim> &xi, Point<dim> &unit, const int hint) const
       {
         if (tensor)
@@ -1144,19 +1162,7 @@ namespace scorefp
       std::vector<int>
       locate(const unsigned int i, const double *points, const std::size_t n) const override
       {
-        const double     c = at(i).scale;
-        std::vector<int> cells(n);
-        int              hint = -1;
-        for (std::size_t k = 0; k < n; ++k)
-          {
-            Point<dim> xi, unit;
-            for (unsigned int d = 0; d < dim; ++d)
-              xi[d] = points[k * dim + d] / c;
-            cells[k] = geometry->locate(xi, unit, hint);
-            if (cells[k] >= 0)
-              hint = cells[k];
-          }
-        return cells;
+        return geometry->locate_all(at(i).scale, points, n);
       }
 
       void sample(const unsigned int  i,
@@ -1782,18 +1788,7 @@ namespace scorefp
       std::vector<int>
       locate(const double c, const double *points, const std::size_t n) const override
       {
-        std::vector<int> cells(n);
-        int              hint = -1;
-        for (std::size_t k = 0; k < n; ++k)
-          {
-            Point<dim> xi, unit;
-            for (unsigned int d = 0; d < dim; ++d)
-              xi[d] = points[k * dim + d] / c;
-            cells[k] = geometry->locate(xi, unit, hint);
-            if (cells[k] >= 0)
-              hint = cells[k];
-          }
-        return cells;
+        return geometry->locate_all(c, points, n);
       }
 
     private:

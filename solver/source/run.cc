@@ -3,6 +3,7 @@
 #include <scorefp/io.h>
 #include <scorefp/linear_algebra.h>
 #include <scorefp/checker.h>
+#include <scorefp/reference_field.h>
 #include <scorefp/run.h>
 #include <scorefp/sampling.h>
 #include <scorefp/score_solver.h>
@@ -243,6 +244,8 @@ namespace scorefp
           run_scheme_table_task(p, communicator);
         else if (p.task == "check")
           return run_check_task(p, communicator) ? 0 : 4;
+        else if (p.task == "evaluate")
+          run_evaluation_task(p, communicator);
         return 0;
       }
     if (p.equation == "density")

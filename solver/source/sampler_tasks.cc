@@ -7,6 +7,8 @@
 #include <scorefp/sample_files.h>
 #include <scorefp/sampling.h>
 #include <scorefp/statistics.h>
+
+#include "task_output.h"
 #include <scorefp/time_loop.h>
 
 #include <deal.II/base/conditional_ostream.h>
@@ -180,21 +182,22 @@ namespace scorefp
 
   void run_sampler_task(const Parameters &p, const MPI_Comm communicator)
   {
-    const bool                 root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
-    dealii::ConditionalOStream pcout(std::cout, root && !p.output.quiet);
-    dealii::TimerOutput        timer(communicator,
-                              pcout,
-                              p.output.quiet ? dealii::TimerOutput::never
-                                                    : dealii::TimerOutput::summary,
-                              dealii::TimerOutput::wall_times);
-    const auto                 process  = create_process(p.process);
-    const auto                 data     = create_data(p.data, p.dimension);
-    const unsigned int         d        = p.dimension;
-    const SamplerParameters   &sp       = p.sampler;
-    const auto                 score    = create_score_model(p, *process, *data);
-    const SamplerSettings      settings = sampler_settings(
+    TaskOutput                  output(p, communicator);
+    const bool                  root     = output.root;
+    dealii::ConditionalOStream &pcout    = output.pcout;
+    dealii::TimerOutput        &timer    = output.timer;
+    const auto                  process  = create_process(p.process);
+    const auto                  data     = create_data(p.data, p.dimension);
+    const unsigned int          d        = p.dimension;
+    const SamplerParameters    &sp       = p.sampler;
+    const auto                  score    = create_score_model(p, *process, *data);
+    const SamplerSettings       settings = sampler_settings(
         p, *process, *data, sp.scheme, sp.n_steps, sp.early_stopping, sp.start, score.get());
-    const auto [first, n] = my_share(sp.n_particles, communicator);
+    const auto [first, n]       = my_share(sp.n_particles, communicator);
+    const std::string directory = p.output.directory;
+    const std::string file      = directory + "/" + sp.samples_file;
+    const std::string csv_file  = file.substr(0, file.find_last_of('.')) + ".csv";
+    output.remove_stale({file, file + ".json", csv_file});
 
     pcout << "scorefp " << SCOREFP_VERSION << ": sampler " << sp.scheme << " (" << sp.n_steps
           << " steps, " << sp.time_grid << " grid";
@@ -271,18 +274,13 @@ namespace scorefp
         w2_empirical = wasserstein2(law, empirical);
       }
 
-    const std::string directory = p.output.directory;
-    const std::string file      = directory + "/" + sp.samples_file;
     {
       dealii::TimerOutput::Scope scope(timer, "write");
       if (root)
         std::filesystem::create_directories(directory);
       write_npy_distributed(file, x, d, communicator);
       if (sp.write_csv)
-        {
-          const auto dot = file.find_last_of('.');
-          write_csv_distributed(file.substr(0, dot) + ".csv", x, d, communicator);
-        }
+        write_csv_distributed(csv_file, x, d, communicator);
       if (root)
         {
           std::ostringstream text;
@@ -323,7 +321,7 @@ namespace scorefp
     }
 
     pcout << "Sampled " << sp.n_particles << " particles in " << format(sample_seconds) << " s ("
-          << format(double(sp.n_particles) * settings.times.size() / std::max(sample_seconds, 1e-9))
+          << format(double(sp.n_particles) * sp.n_steps / std::max(sample_seconds, 1e-9))
           << " particle-steps/s, " << evaluations / std::max<unsigned long long>(sp.n_particles, 1)
           << " score evaluations per particle).\n";
     if (exact_known)
@@ -337,19 +335,16 @@ namespace scorefp
 
   void run_scheme_table_task(const Parameters &p, const MPI_Comm communicator)
   {
-    const bool                 root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
-    dealii::ConditionalOStream pcout(std::cout, root && !p.output.quiet);
-    dealii::TimerOutput        timer(communicator,
-                              pcout,
-                              p.output.quiet ? dealii::TimerOutput::never
-                                                    : dealii::TimerOutput::summary,
-                              dealii::TimerOutput::wall_times);
-    const auto                 process = create_process(p.process);
-    const auto                 data    = create_data(p.data, p.dimension);
-    const auto                &table   = p.scheme_table;
-    DiagonalLaw                gaussian;
-    const bool                 exact = data->diagonal_gaussian(gaussian.mean, gaussian.variance);
-    DiagonalLaw                my_coordinates;
+    TaskOutput                  output(p, communicator);
+    const bool                  root    = output.root;
+    dealii::ConditionalOStream &pcout   = output.pcout;
+    dealii::TimerOutput        &timer   = output.timer;
+    const auto                  process = create_process(p.process);
+    const auto                  data    = create_data(p.data, p.dimension);
+    const auto                 &table   = p.scheme_table;
+    DiagonalLaw                 gaussian;
+    const bool                  exact = data->diagonal_gaussian(gaussian.mean, gaussian.variance);
+    DiagonalLaw                 my_coordinates;
     if (exact)
       {
         const auto [first, n] = my_share(gaussian.mean.size(), communicator);
@@ -367,6 +362,8 @@ namespace scorefp
                           " samples of each scheme to the exact p_epsilon (" +
                           std::to_string(table.sliced_directions) + " directions).\n");
 
+    output.remove_stale(
+        {p.output.directory + "/scheme_table.csv", p.output.directory + "/scheme_table.json"});
     std::unique_ptr<ScoreModel> score = exact_score(*process, *data);
     struct Entry
     {
@@ -377,6 +374,10 @@ namespace scorefp
       double       floor = 0.0, floor_90 = 0.0;
     };
     std::vector<Entry> entries;
+    const std::size_t  n_entries = table.starts.size() * table.early_stopping.size() *
+                                  table.schemes.size() * table.step_counts.size();
+    const auto         start_clock = std::chrono::steady_clock::now();
+    double             last_line   = 0.0;
     std::ostringstream markdown;
     for (const std::string &start : table.starts)
       for (const double epsilon : table.early_stopping)
@@ -477,6 +478,17 @@ namespace scorefp
                         entry.error = entry.error_target = (*sliced)(gathered, p.dimension);
                     }
                   entries.push_back(entry);
+                  const double elapsed =
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_clock)
+                          .count();
+                  if (elapsed - last_line >= p.output.progress_interval)
+                    {
+                      last_line = elapsed;
+                      pcout << "  " << scheme << ", " << steps << " steps: entry " << entries.size()
+                            << " of " << n_entries << ", " << format(elapsed) << " s, ETA "
+                            << format(elapsed * (n_entries - entries.size()) / entries.size())
+                            << " s" << std::endl;
+                    }
                   markdown << " " << format(entry.error) << " |";
                 }
               markdown << "\n";

@@ -128,6 +128,16 @@ namespace scorefp
     unsigned int       cloud_points      = 0;   // Gauss points per cell direction, 0: degree + 2
   };
 
+  /// Task = evaluate: a reference file's density and score at the user's points.
+  struct EvaluationParameters
+  {
+    std::string         reference_file;
+    std::string         points_file;
+    std::vector<double> times;                                // empty: every snapshot
+    std::string         score       = "log-density gradient"; // or "finite-element"
+    std::string         output_file = "evaluation.csv";
+  };
+
   struct Parameters
   {
     std::string              task      = "solve";   // solve, sample, check, scheme table
@@ -144,6 +154,7 @@ namespace scorefp
     SamplerParameters        sampler;
     SchemeTableParameters    scheme_table;
     CheckerParameters        checker;
+    EvaluationParameters     evaluation;
 
     /// Scaled coordinates in effect: "auto" means on for VE and EDM.
     bool use_scaled_coordinates() const;

@@ -21,10 +21,6 @@ namespace scorefp
     /// 1 - (mass in the domain): the probability of the "outside the domain" bin.
     double mass_outside = 0.0;
 
-    unsigned int
-    size() const
-    {
-      return static_cast<unsigned int>(weights.size());
-    }
+    unsigned int size() const { return static_cast<unsigned int>(weights.size()); }
   };
 } // namespace scorefp

@@ -15,8 +15,7 @@
 namespace scorefp
 {
   /// The SplitMix64 output function: a bijective 64-bit mixer.
-  inline std::uint64_t
-  mix64(std::uint64_t z)
+  inline std::uint64_t mix64(std::uint64_t z)
   {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -42,23 +41,17 @@ namespace scorefp
     static constexpr result_type min() { return 0; }
     static constexpr result_type max() { return std::numeric_limits<result_type>::max(); }
 
-    result_type
-    operator()()
+    result_type operator()()
     {
       state += 0x9e3779b97f4a7c15ULL;
       return mix64(state);
     }
 
     /// Uniform on the open interval (0, 1), 53 random bits.
-    double
-    uniform()
-    {
-      return (static_cast<double>((*this)() >> 11) + 0.5) * 0x1.0p-53;
-    }
+    double uniform() { return (static_cast<double>((*this)() >> 11) + 0.5) * 0x1.0p-53; }
 
     /// Standard normal by the Box-Muller transform (two per pair of uniforms).
-    double
-    normal()
+    double normal()
     {
       if (has_spare)
         {

@@ -10,6 +10,8 @@
 #include <scorefp/processes.h>
 #include <scorefp/quadrature_cloud.h>
 
+#include <mpi.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -180,6 +182,10 @@ namespace scorefp
     unsigned int              dim;
     std::unique_ptr<Geometry> geometry;
   };
+
+  /// Task = evaluate: density and score of p.evaluation's reference file at its points
+  /// and times, written as CSV. Collective; the points are shared out among the ranks.
+  void run_evaluation_task(const Parameters &p, const MPI_Comm communicator);
 
   /// CaseMeshCloud(mesh, dimension, refinement_level).closed_form_cloud(c, density, ppd).
   QuadratureCloud closed_form_cloud(const MeshParameters &mesh,
