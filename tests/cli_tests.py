@@ -441,6 +441,9 @@ def sampler_bad_input():
             ("early stopping beyond T", ["--set", "Sampler/Early stopping=2"], r"Early stopping"),
             ("reference score without file", ["--set", "Sampler/Score=reference file"], r"Reference file"),
             ("misspelt scheme", ["--set", "Sampler/Scheme=euler"], r"Scheme"),
+            ("missing variances file", ["--set", "Initial data/Type=diagonal gaussian",
+                                        "--set", "Initial data/Variances file=/nonexistent/v.npy"],
+             r"/nonexistent/v.npy"),
             ("missing reference file", ["--set", "Sampler/Score=reference file",
                                         "--set", "Sampler/Reference file=/nonexistent/ref.h5"], r"/nonexistent/ref.h5"),
         ]
@@ -457,12 +460,24 @@ def sampler_bad_input():
 def scheme_tables():
     """Task = scheme table: the Gaussian exact-law table and the blob particle table."""
     with tempfile.TemporaryDirectory() as directory:
+        # A CIFAR-like spectrum in d = 3072 (decaying, with zeros), so that the test
+        # does not depend on where ../shared lies; the shipped case runs when it exists.
+        spectrum = os.path.join(directory, "spectrum.npy")
+        write_npy(spectrum, (3072,), [0.0 if i % 97 == 0 else 30.0 / (1 + i) ** 1.2 for i in range(3072)])
+        shared = os.path.join(ROOT, "..", "shared", "data", "cifar10-covariance-eigenvalues.npy")
+        if os.path.exists(shared):
+            result = run(["params/scheme-table-cifar10.prm", "--set",
+                          "Output/Directory=" + os.path.join(directory, "shipped"),
+                          "--set", "Scheme table/Step counts=50",
+                          "--set", "Scheme table/Early stopping values=1e-3"], 2)
+            check(result.returncode == 0, "the shipped CIFAR-10 case runs (%s)" % result.stderr[-300:])
         out = os.path.join(directory, "cifar")
         result = run(["params/scheme-table-cifar10.prm", "--set", "Output/Directory=" + out,
+                      "--set", "Initial data/Variances file=" + spectrum,
                       "--set", "Scheme table/Step counts=50, 100",
                       "--set", "Scheme table/Early stopping values=0, 1e-3"], 2)
         print(result.stdout[-3000:])
-        check(result.returncode == 0, "the CIFAR-10 table runs (%s)" % result.stderr[-300:])
+        check(result.returncode == 0, "the d = 3072 table runs (%s)" % result.stderr[-300:])
         table = json.load(open(os.path.join(out, "scheme_table.json")))
         entries = {(e["start"], e["epsilon"], e["scheme"], e["steps"]): e for e in table["entries"]}
         check(len(entries) == 2 * 2 * 8 * 2, "one entry per start, epsilon, scheme and step count")

@@ -210,3 +210,37 @@ TEST(Sampling, Rk45FollowsTheExactFlow)
     }
   EXPECT_GT(counters.score_evaluations, 50u * 6);
 }
+
+// The perturbed score is the exact score plus grad phi, phi = A exp(-|x|^2 / (2 w^2)),
+// and a larger amplitude moves the particles further from the exact-score ones.
+TEST(Sampling, PerturbedScore)
+{
+  const auto      process = vp();
+  GaussianMixture data(2, {1.0}, {0.3, -0.2}, {0.5, 0.1, 0.1, 0.4});
+  const auto      exact     = exact_score(*process, data);
+  const auto      perturbed = perturbed_score(exact_score(*process, data), 0.3, 0.8);
+  const double    x[2]      = {0.4, -0.9};
+  double          s[2], p[2];
+  exact->evaluate(0.2, x, 1, s);
+  perturbed->evaluate(0.2, x, 1, p);
+  const double bump = 0.3 * std::exp(-0.5 * (0.16 + 0.81) / 0.64) / 0.64;
+  EXPECT_NEAR(p[0], s[0] - bump * 0.4, 1e-14);
+  EXPECT_NEAR(p[1], s[1] + bump * 0.9, 1e-14);
+
+  SamplerSettings     set = settings(*process, Scheme::ode_heun, 50, 1e-3, true);
+  std::vector<double> reference, small, large;
+  run_particles(*process, data, *exact, set, 0, 200, reference);
+  run_particles(
+      *process, data, *perturbed_score(exact_score(*process, data), 0.01, 0.8), set, 0, 200, small);
+  run_particles(
+      *process, data, *perturbed_score(exact_score(*process, data), 0.1, 0.8), set, 0, 200, large);
+  double d_small = 0.0, d_large = 0.0;
+  for (std::size_t i = 0; i < reference.size(); ++i)
+    {
+      d_small += std::abs(small[i] - reference[i]);
+      d_large += std::abs(large[i] - reference[i]);
+    }
+  EXPECT_GT(d_small, 0.0);
+  // The deviation is linear in a small amplitude.
+  EXPECT_NEAR(d_large / d_small, 10.0, 1.0);
+}
