@@ -117,12 +117,9 @@ end
     for (std::size_t k = 0; k < n; ++k)
       {
         CounterRng rng(seed, k);
-        data->sample(rng, &x[k * d]);
+        data->sample_transported(rng, m, v, &x[k * d]);
         for (unsigned int j = 0; j < d; ++j)
-          {
-            const double y = m * x[k * d + j] + std::sqrt(v) * rng.normal();
-            x[k * d + j]   = m * mean[j] + std::sqrt(variance_factor) * (y - m * mean[j]);
-          }
+          x[k * d + j] = m * mean[j] + std::sqrt(variance_factor) * (x[k * d + j] - m * mean[j]);
       }
     const std::string file = temporary("samples.npy");
     write_npy(file, x, {n, d});

@@ -102,10 +102,7 @@ namespace scorefp
             for (std::size_t k = 0; k < n; ++k)
               {
                 CounterRng rng(seed, offset + k);
-                double    *x = &out[k * d];
-                data->sample(rng, x);
-                for (unsigned int j = 0; j < d; ++j)
-                  x[j] = m * x[j] + std::sqrt(v) * rng.normal();
+                data->sample_transported(rng, m, v, &out[k * d]);
               }
           };
           return law;

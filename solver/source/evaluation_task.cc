@@ -43,11 +43,8 @@ namespace scorefp
                        "log-density gradient.");
     const std::vector<double> times = e.times.empty() ? field->times() : e.times;
 
-    // Rank r evaluates points [N r / P, N (r + 1) / P).
-    const std::size_t  N     = points.size();
-    const std::size_t  rank  = dealii::Utilities::MPI::this_mpi_process(communicator);
-    const std::size_t  size  = dealii::Utilities::MPI::n_mpi_processes(communicator);
-    const std::size_t  first = N * rank / size, n = N * (rank + 1) / size - first;
+    const std::size_t N   = points.size();
+    const auto [first, n] = share_of(N, communicator);
     std::ostringstream csv;
     csv << "time,point";
     for (unsigned int j = 0; j < d; ++j)

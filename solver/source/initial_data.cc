@@ -547,6 +547,16 @@ namespace scorefp
     return c;
   }
 
+  void DataDistribution::sample_transported(CounterRng  &rng,
+                                            const double m,
+                                            const double v,
+                                            double      *x) const
+  {
+    sample(rng, x);
+    for (unsigned int j = 0; j < dimension(); ++j)
+      x[j] = m * x[j] + std::sqrt(v) * rng.normal();
+  }
+
   bool DataDistribution::diagonal_gaussian(std::vector<double> &, std::vector<double> &) const
   {
     return false;

@@ -25,6 +25,13 @@ namespace scorefp
 {
   namespace
   {
+    /// The parameters used (every entry, defaults included), next to the results.
+    void echo_parameters(const dealii::ParameterHandler &prm, const std::string &directory)
+    {
+      std::filesystem::create_directories(directory);
+      std::ofstream echo(directory + "/parameters.prm");
+      prm.print_parameters(echo, dealii::ParameterHandler::ShortPRM);
+    }
     /// call(std::integral_constant<int, dim>, Backend) for the dimension and backend
     /// that p names: the one place where run-time choices meet template instances.
     template <typename Call>
@@ -149,12 +156,7 @@ namespace scorefp
       if (!root)
         return;
 
-      // Echo the parameters used (every entry, defaults included) next to the results.
-      std::filesystem::create_directories(directory);
-      {
-        std::ofstream echo(directory + "/parameters.prm");
-        prm.print_parameters(echo, dealii::ParameterHandler::ShortPRM);
-      }
+      echo_parameters(prm, directory);
 
       // Observed rates per error column.
       const Columns                    names = error_columns(results.back());
@@ -233,11 +235,7 @@ namespace scorefp
     if (p.task != "solve")
       {
         if (dealii::Utilities::MPI::this_mpi_process(communicator) == 0)
-          {
-            std::filesystem::create_directories(p.output.directory);
-            std::ofstream echo(p.output.directory + "/parameters.prm");
-            prm.print_parameters(echo, dealii::ParameterHandler::ShortPRM);
-          }
+          echo_parameters(prm, p.output.directory);
         if (p.task == "sample")
           run_sampler_task(p, communicator);
         else if (p.task == "scheme table")

@@ -110,15 +110,6 @@ namespace scorefp
       return model;
     }
 
-    std::pair<unsigned long long, unsigned long long> my_share(const unsigned long long n,
-                                                               const MPI_Comm communicator)
-    {
-      const unsigned long long rank  = dealii::Utilities::MPI::this_mpi_process(communicator);
-      const unsigned long long size  = dealii::Utilities::MPI::n_mpi_processes(communicator);
-      const unsigned long long first = n * rank / size, last = n * (rank + 1) / size;
-      return {first, last - first};
-    }
-
     std::string format(const double x, const int precision = 3)
     {
       std::ostringstream s;
@@ -157,9 +148,7 @@ namespace scorefp
         for (unsigned int k = 0; k < M; ++k)
           {
             CounterRng rng(0, (1ULL << 40) + k);
-            data.sample(rng, &x[k * d]);
-            for (unsigned int j = 0; j < d; ++j)
-              x[k * d + j] = m * x[k * d + j] + std::sqrt(v) * rng.normal();
+            data.sample_transported(rng, m, v, &x[k * d]);
           }
         score->evaluate(t, x.data(), M, g.data());
         double sum = 0.0;
@@ -193,7 +182,7 @@ namespace scorefp
     const auto                  score    = create_score_model(p, *process, *data);
     const SamplerSettings       settings = sampler_settings(
         p, *process, *data, sp.scheme, sp.n_steps, sp.early_stopping, sp.start, score.get());
-    const auto [first, n]       = my_share(sp.n_particles, communicator);
+    const auto [first, n]       = share_of(sp.n_particles, communicator);
     const std::string directory = p.output.directory;
     const std::string file      = directory + "/" + sp.samples_file;
     const std::string csv_file  = file.substr(0, file.find_last_of('.')) + ".csv";
@@ -243,6 +232,8 @@ namespace scorefp
     const double             sample_seconds = elapsed();
     const unsigned long long evaluations =
         dealii::Utilities::MPI::sum(counters.score_evaluations, communicator);
+    const unsigned long long rejected_steps =
+        dealii::Utilities::MPI::sum(counters.rejected_steps, communicator);
 
     // Moments of the samples (per coordinate), reduced over ranks.
     std::vector<double> sums(2 * d, 0.0);
@@ -302,6 +293,8 @@ namespace scorefp
           json.value("final_time", process->final_time);
           json.value("data", data->description());
           json.value("score_evaluations", evaluations);
+          if (settings.scheme == Scheme::ode_rk45)
+            json.value("rk45_rejected_steps", rejected_steps);
           json.value("sampling_seconds", sample_seconds);
           json.value("particle_steps_per_second",
                      double(sp.n_particles) * sp.n_steps / std::max(sample_seconds, 1e-9));
@@ -347,7 +340,7 @@ namespace scorefp
     DiagonalLaw                 my_coordinates;
     if (exact)
       {
-        const auto [first, n] = my_share(gaussian.mean.size(), communicator);
+        const auto [first, n] = share_of(gaussian.mean.size(), communicator);
         my_coordinates.mean.assign(gaussian.mean.begin() + first,
                                    gaussian.mean.begin() + first + n);
         my_coordinates.variance.assign(gaussian.variance.begin() + first,
@@ -389,8 +382,9 @@ namespace scorefp
             {
               dealii::TimerOutput::Scope scope(timer, "reference cloud");
               const double               t = epsilon;
-              const auto            field  = data->transported(process->transition_mean_factor(t),
-                                                   process->transition_variance(t));
+              const double               m = process->transition_mean_factor(t),
+                           v               = process->transition_variance(t);
+              const auto            field  = data->transported(m, v);
               const QuadratureCloud cloud  = closed_form_cloud(p.mesh,
                                                               p.dimension,
                                                               p.mesh.refinement_levels.back(),
@@ -413,11 +407,7 @@ namespace scorefp
                   for (unsigned long long i = 0; i < table.n_particles; ++i)
                     {
                       CounterRng rng(p.sampler.seed + 1 + set, i, 0);
-                      double    *xi = &draws[i * p.dimension];
-                      data->sample(rng, xi);
-                      for (unsigned int j = 0; j < p.dimension; ++j)
-                        xi[j] = process->transition_mean_factor(t) * xi[j] +
-                                std::sqrt(process->transition_variance(t)) * rng.normal();
+                      data->sample_transported(rng, m, v, &draws[i * p.dimension]);
                     }
                   mine.push_back((*sliced)(draws, p.dimension));
                 }
@@ -465,7 +455,7 @@ namespace scorefp
                   else
                     {
                       std::vector<double> x;
-                      const auto [first, n] = my_share(table.n_particles, communicator);
+                      const auto [first, n] = share_of(table.n_particles, communicator);
                       {
                         dealii::TimerOutput::Scope scope(timer, "particles");
                         run_particles(*process, *data, *score, settings, first, n, x);

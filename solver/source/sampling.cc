@@ -54,12 +54,6 @@ namespace scorefp
     return "?";
   }
 
-  bool is_stochastic(const Scheme scheme)
-  {
-    return scheme == Scheme::euler_maruyama || scheme == Scheme::exponential_integrator ||
-           scheme == Scheme::ddpm || scheme == Scheme::predictor_corrector;
-  }
-
   double noise_level(const ForwardProcess &process, const double t)
   {
     return std::sqrt(process.transition_variance(t)) / process.transition_mean_factor(t);
@@ -498,11 +492,7 @@ namespace scorefp
         CounterRng rng(settings.seed, first + i, 0);
         double    *xi = &x[i * d];
         if (settings.start_exact)
-          {
-            data.sample(rng, xi);
-            for (unsigned int j = 0; j < d; ++j)
-              xi[j] = mT * xi[j] + std::sqrt(vT) * rng.normal();
-          }
+          data.sample_transported(rng, mT, vT, xi);
         else
           for (unsigned int j = 0; j < d; ++j)
             xi[j] = std::sqrt(vT) * rng.normal();

@@ -11,10 +11,22 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace scorefp
 {
+  /// The block [first, first + count) of n items that this rank takes: rank r of P
+  /// holds [n r / P, n (r + 1) / P), so the blocks in rank order are the items in order.
+  inline std::pair<unsigned long long, unsigned long long> share_of(const unsigned long long n,
+                                                                    const MPI_Comm communicator)
+  {
+    const unsigned long long rank  = dealii::Utilities::MPI::this_mpi_process(communicator);
+    const unsigned long long size  = dealii::Utilities::MPI::n_mpi_processes(communicator);
+    const unsigned long long first = n * rank / size, last = n * (rank + 1) / size;
+    return {first, last - first};
+  }
+
   struct TaskOutput
   {
     TaskOutput(const Parameters &p, const MPI_Comm communicator)

@@ -60,6 +60,10 @@ namespace scorefp
     /// One exact draw X_0 ~ p0 into x[0..d), from the caller's generator.
     virtual void sample(CounterRng &rng, double *x) const = 0;
 
+    /// One exact draw of m X_0 + sqrt(v) Z (the law transported() describes): sample()
+    /// followed by d standard normals from the same generator.
+    void sample_transported(CounterRng &rng, const double m, const double v, double *x) const;
+
     /// True (with mean and variances filled) when p0 is a Gaussian with diagonal
     /// covariance: then every sampler with the exact score is an affine map per
     /// coordinate, and its output law is known exactly (MATH.md section 4).

@@ -37,8 +37,6 @@ namespace scorefp
   std::string scheme_selection();
   Scheme      parse_scheme(const std::string &name);
   std::string scheme_name(const Scheme scheme);
-  /// Reverse SDE schemes draw noise; probability-flow ODE schemes do not.
-  bool is_stochastic(const Scheme scheme);
 
   /// The noise-to-signal ratio sigma(t) = sqrt(v(t)) / m(t) of data placed at the
   /// start time: X_t / m(t) = X_0 + sigma(t) Z.
