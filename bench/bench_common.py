@@ -4,28 +4,18 @@ common to every sweep, and the Markdown table they print. Standard library only.
 import datetime
 import os
 import platform
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "postprocess"))
+import scorefp_launch  # noqa: E402
 
 
 def mpi_environment():
-    """The environment of scripts/env.sh (OpenMPI as root, one thread per rank)."""
-    env = dict(os.environ)
-    env_sh = os.path.join(ROOT, "scripts", "env.sh")
-    if os.path.isfile(env_sh):
-        out = subprocess.run(["bash", "-c", 'source "$1" && env -0', "bash", env_sh],
-                             check=True, stdout=subprocess.PIPE).stdout
-        for item in out.split(b"\0"):
-            if b"=" in item:
-                k, v = item.split(b"=", 1)
-                env[k.decode()] = v.decode()
-    else:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   OMP_NUM_THREADS="1", DEAL_II_NUM_THREADS="1")
-    return env
+    """The environment of scripts/env.sh (OpenMPI as root, one thread per rank), from
+    postprocess/scorefp_launch.py, which every script that starts scorefp shares."""
+    return scorefp_launch.mpi_environment()
 
 
 def add_common_options(ap, out_default, prm_default):
@@ -54,11 +44,13 @@ def resolve(ap, args, program):
         ap.error("--ranks expects comma-separated integers, e.g. 1,2")
     if not ranks_list or min(ranks_list) < 1:
         ap.error("--ranks expects positive integers")
-    exe = os.path.abspath(os.path.join(args.build, "scorefp"))
+    exe = scorefp_launch.executable_path(args.build)
     prm = os.path.abspath(args.prm)
     out = os.path.abspath(args.out)
     if not args.dry_run:
-        if not os.access(exe, os.X_OK):
+        try:
+            scorefp_launch.executable(exe)
+        except FileNotFoundError:
             sys.exit("%s: %s is not an executable (build first, or pass --build DIR)" % (program, exe))
         if not os.path.isfile(prm):
             sys.exit("%s: parameter file %s not found" % (program, prm))

@@ -21,7 +21,8 @@ def summarise(reference, out=sys.stdout):
     """Print one block per snapshot; return the relative max grid errors (or [])."""
     meta = reference.metadata
     print("%s: %s run, %dD %s, %s, Q%d, %d cells, %d snapshots%s" % (
-        reference.path, meta["equation"], reference.dimension, meta["process"], meta["data"],
+        reference.path, meta["equation"], reference.dimension, reference.process["Type"],
+        reference.data_description,
         reference.degree, len(reference.cells), reference.n_snapshots,
         ", scaled coordinates" if meta["scaled_coordinates"] else ""), file=out)
     errors = []

@@ -10,7 +10,7 @@ Typical use::
     from scorefp_reference import Reference
 
     with Reference("output/demo/reference.h5") as ref:
-        print(ref.metadata["process"], ref.times)
+        print(ref.process["Type"], ref.data["Type"], ref.times)
         snap = ref.snapshot(-1)                  # the last output time
         expectation = snap.cloud_weights @ f(snap.cloud_points)   # E f(X_t)
         X0, X1 = snap.grid_mesh()                # grid coordinates, "ij" indexing
@@ -25,8 +25,17 @@ import os
 
 import numpy as np
 
-#: The format string this module reads.
-FORMAT = "scorefp reference 1"
+#: The format string of the files scorefp writes (version 2).
+FORMAT = "scorefp reference 2"
+#: Every format this module reads, by version number.
+FORMATS = {1: "scorefp reference 1", 2: FORMAT}
+
+#: Version 1 stored the process coefficients as root attributes; their entry names.
+_VERSION_1_PROCESS_ENTRIES = {
+    "start_time": "Start time", "final_time": "Final time", "beta_min": "beta min",
+    "beta_max": "beta max", "sigma_min": "sigma min", "sigma_max": "sigma max",
+    "ou_rate": "OU rate", "ou_diffusion": "OU diffusion",
+}
 
 
 class ReferenceFormatError(ValueError):
@@ -102,16 +111,20 @@ class Snapshot:
 
 
 class Reference:
-    """A scorefp reference file.
+    """A scorefp reference file (format version 1 or 2).
 
     ``Reference(path)`` opens the file and checks its format; it raises
     FileNotFoundError for a missing file and ReferenceFormatError for anything that
-    is not a scorefp reference of this format version.
+    is not a scorefp reference of a format version this module reads.
 
-    Attributes: ``path``; ``metadata`` (dict of the root attributes: format,
-    scorefp_version, equation, dimension, degree, process and its parameters, data,
-    scaled_coordinates, geometry, score_source, n_snapshots, parameters = the full
-    parameter text of the run); ``dimension``, ``degree``, ``equation``,
+    Attributes: ``path``; ``format_version`` (1 or 2); ``metadata`` (dict of the root
+    attributes: format, scorefp_version, equation, dimension, degree, data_description
+    (version 1: data), scaled_coordinates, geometry, score_source, n_snapshots,
+    parameters = the full parameter text of the run); ``process`` and ``data``
+    (dicts {entry: text} of the parameter-file entries of the run's process, section
+    Process, and data set, section Initial data: the attributes of ``/process`` and
+    ``/data``; for version-1 files rebuilt from the root attributes and the parameter
+    text); ``data_description``; ``dimension``, ``degree``, ``equation``,
     ``has_score``; ``times`` (numpy array of the output times); ``vertices``
     (n_vertices, d) mesh coordinates and ``cells`` (n_cells, 2^d) vertex indices in
     deal.II order; ``unit_support_points`` (dofs_per_cell, d) of FE_Q in local order.
@@ -137,11 +150,20 @@ class Reference:
                     "Reference file '%s' is not a scorefp reference (it has no 'format' "
                     "attribute)." % self.path)
             found = _decode(attrs["format"])
-            if found != FORMAT:
+            versions = {text: version for version, text in FORMATS.items()}
+            if found not in versions:
                 raise ReferenceFormatError(
-                    "Reference file '%s' has format '%s'; this reader reads '%s'."
-                    % (self.path, found, FORMAT))
+                    "Reference file '%s' has format '%s'; this reader reads %s."
+                    % (self.path, found, " or ".join("'%s'" % f for f in FORMATS.values())))
+            self.format_version = versions[found]
             self.metadata = {key: _decode(value) for key, value in attrs.items()}
+            if self.format_version == 1:
+                self.process, self.data = _version_1_entries(self.metadata)
+                self.data_description = self.metadata["data"]
+            else:
+                self.process = _entries(self._file["process"])
+                self.data = _entries(self._file["data"])
+                self.data_description = self.metadata["data_description"]
             self.dimension = int(self.metadata["dimension"])
             self.degree = int(self.metadata["degree"])
             self.equation = self.metadata["equation"]
@@ -193,41 +215,72 @@ class Reference:
 
     def __repr__(self):
         return "Reference('%s': %s, %dD %s, %d snapshots)" % (
-            self.path, self.equation, self.dimension, self.metadata.get("process"),
+            self.path, self.equation, self.dimension, self.process.get("Type"),
             self.n_snapshots)
+
+
+def _entries(group):
+    """The string attributes of a group as {name: text}, in the order written."""
+    return {key: _decode(value) for key, value in group.attrs.items()}
+
+
+def _version_1_entries(metadata):
+    """(process, data) entry dicts of a version-1 file: the process from its named
+    root attributes, the data set from section Initial data of the parameter text
+    (empty when the file has no parameter text)."""
+    process = {"Type": metadata["process"]}
+    for attribute, entry in _VERSION_1_PROCESS_ENTRIES.items():
+        process[entry] = repr(float(metadata[attribute]))
+    prefix = "Initial data/"
+    data = {key[len(prefix):]: value
+            for key, value in parameter_sections(metadata.get("parameters", "")).items()
+            if key.startswith(prefix) and "/" not in key[len(prefix):]}
+    return process, data
 
 
 # ---------------------------------------------------------------------------------
 # Closed forms (MATH.md sections 1 and 5) for the processes scorefp knows, so that a
 # reference of Gaussian-mixture data can be compared with its exact law.
 
-def mean_factor_and_variance(metadata, t):
-    """m(t) and v(t) of the process named in the metadata (MATH.md section 1), for a
-    process started at t = 0."""
-    name = metadata["process"]
+def _process_entries(process):
+    """The process entries of a Reference, or the entries themselves."""
+    return process.process if isinstance(process, Reference) else process
+
+
+def mean_factor_and_variance(process, t):
+    """m(t) and v(t) (MATH.md section 1, for a process started at t = 0) of the process
+    whose parameter-file entries are given (``Reference.process``, or the Reference)."""
+    entries = _process_entries(process)
+    name = entries["Type"]
+
+    def number(key):
+        return float(entries[key])
+
     if name in ("VP", "sub-VP"):
-        b0, b1 = metadata["beta_min"], metadata["beta_max"]
+        b0, b1 = number("beta min"), number("beta max")
         B = b0 * t + 0.5 * (b1 - b0) * t * t
         m = np.exp(-0.5 * B)
         v = 1 - np.exp(-B) if name == "VP" else (1 - np.exp(-B)) ** 2
         return m, v
     if name == "VE":
-        smin, smax = metadata["sigma_min"], metadata["sigma_max"]
+        smin, smax = number("sigma min"), number("sigma max")
         return 1.0, (smin * (smax / smin) ** t) ** 2 - smin ** 2
     if name == "EDM":
         return 1.0, t * t
     if name == "OU":
-        r, q = metadata["ou_rate"], metadata["ou_diffusion"]
+        r, q = number("OU rate"), number("OU diffusion")
         return np.exp(-r * t), q * (1 - np.exp(-2 * r * t)) / (2 * r)
     raise ValueError("unknown process '%s'" % name)
 
 
-def transition(metadata, t):
+def transition(process, t):
     """The law of X_t given X_{t0} for data placed at the start time t0:
-    N(m X_{t0}, v I) with (m, v) returned here."""
-    t0 = metadata["start_time"]
-    m, v = mean_factor_and_variance(metadata, t)
-    m0, v0 = mean_factor_and_variance(metadata, t0)
+    N(m X_{t0}, v I) with (m, v) returned here (``process``: ``Reference.process``,
+    or the Reference)."""
+    entries = _process_entries(process)
+    t0 = float(entries.get("Start time", "0"))
+    m, v = mean_factor_and_variance(entries, t)
+    m0, v0 = mean_factor_and_variance(entries, t0)
     ratio = m / m0
     return ratio, max(0.0, v - ratio * ratio * v0)
 
@@ -248,25 +301,25 @@ def parameter_sections(text):
 
 
 def gaussian_mixture_data(reference):
-    """(weights, means, covariances) of the run's data when its parameters name a
-    Gaussian mixture (``Initial data/Type = gaussian mixture``), smoothing included;
-    None otherwise."""
-    entries = parameter_sections(reference.metadata.get("parameters", ""))
-    if entries.get("Initial data/Type") != "gaussian mixture":
+    """(weights, means, covariances) of the run's data when it is a Gaussian mixture
+    (``Reference.data["Type"] == "gaussian mixture"``), smoothing included; None
+    otherwise."""
+    entries = reference.data
+    if entries.get("Type") != "gaussian mixture":
         return None
     d = reference.dimension
 
     def numbers(text):
         return [float(x) for x in text.replace(",", " ").split()]
 
-    weights = np.array(numbers(entries["Initial data/Weights"]))
+    weights = np.array(numbers(entries["Weights"]))
     weights /= weights.sum()
-    means = [numbers(c) for c in entries["Initial data/Means"].split(";")]
+    means = [numbers(c) for c in entries["Means"].split(";")]
     covariances = []
-    for c in entries["Initial data/Covariances"].split(";"):
+    for c in entries["Covariances"].split(";"):
         c = numbers(c)
         covariances.append(c[0] * np.eye(d) if len(c) == 1 else np.reshape(c, (d, d)))
-    smoothing = float(entries.get("Initial data/Smoothing variance", "0"))
+    smoothing = float(entries.get("Smoothing variance", "0"))
     covariances = [C + smoothing * np.eye(d) for C in covariances]
     return weights, np.array(means), np.array(covariances)
 
@@ -291,7 +344,7 @@ def exact_density(reference, t, points):
     if data is None:
         return None
     weights, means, covariances = data
-    m, v = transition(reference.metadata, t)
+    m, v = transition(reference.process, t)
     d = reference.dimension
     return gaussian_mixture_density(
         points, weights, m * means, m * m * covariances + v * np.eye(d)[None, :, :])

@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scorefp_reference as sr  # noqa: E402
+import scorefp_launch  # noqa: E402
 
 BUILD = os.environ.get("SCOREFP_BUILD", "")
 MPIRUN = "mpirun"
@@ -63,21 +64,35 @@ STRING, INTEGER, FLOAT = "string", "integer", "float"
 
 ROOT_ATTRIBUTES = {
     "format": STRING, "scorefp_version": STRING, "equation": STRING, "dimension": INTEGER,
-    "degree": INTEGER, "process": STRING, "beta_min": FLOAT, "beta_max": FLOAT,
-    "sigma_min": FLOAT, "sigma_max": FLOAT, "ou_rate": FLOAT, "ou_diffusion": FLOAT,
-    "start_time": FLOAT, "final_time": FLOAT, "data": STRING, "scaled_coordinates": INTEGER,
+    "degree": INTEGER, "data_description": STRING, "scaled_coordinates": INTEGER,
     "geometry": STRING, "parameters": STRING, "score_source": STRING, "n_snapshots": INTEGER,
 }
+
+#: The entries of the case's process and data set (/process, /data), as text.
+PROCESS_ENTRIES = {"Type": "VP", "Start time": "0", "Final time": "1", "beta min": "0.1",
+                   "beta max": "20"}
+DATA_ENTRIES = {"Type": "gaussian mixture", "Weights": "1", "Means": "0.5, -0.3",
+                "Covariances": "0.6, 0.1, 0.1, 0.4"}
+
+#: A version-1 file written before format version 2 (tests/reference/data/README.md)
+#: and the overrides of params/reference-vp-2d.prm that wrote it.
+SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VERSION_1_FILE = os.path.join(SOURCE, "tests", "reference", "data", "vp-2d-v1.h5")
+VERSION_1_CASE = os.path.join(SOURCE, "params", "reference-vp-2d.prm")
+VERSION_1_OVERRIDES = [
+    "Mesh/Refinement levels=1", "Discretization/Polynomial degree=2",
+    "Output/Output times=0.01, 0.1, 0.5, 1", "Output/Reference grid points=9",
+    "Time stepping/Tolerance=1e-4", "Output/Quiet=true"]
 
 
 def run_case(directory, equation, degree, level):
     """Write the case's parameter file into directory and run it on 2 ranks."""
     with open(os.path.join(directory, equation + ".prm"), "w") as out:
         out.write(CASE.format(equation=equation, degree=degree, level=level))
-    command = [MPIRUN, "-np", "2", os.path.join(BUILD, "scorefp"), equation + ".prm"]
-    done = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=600)
+    done = scorefp_launch.run([equation + ".prm"], 2, BUILD, MPIRUN, cwd=directory, timeout=600)
     if done.returncode != 0:
-        raise RuntimeError("%s failed:\n%s\n%s" % (" ".join(command), done.stdout, done.stderr))
+        raise RuntimeError("%s failed:\n%s\n%s" % (scorefp_launch.format_command(done.args),
+                                                     done.stdout, done.stderr))
     return os.path.join(directory, "out-" + equation, "reference.h5")
 
 
@@ -161,6 +176,8 @@ class ReferenceFiles(unittest.TestCase):
                 "fe/unit_support_points": ((dofs, d), np.float64, {}),
                 "fe/lexicographic_to_local": ((dofs,), np.int64, {}),
                 "snapshots": (None, None, {}),
+                "process": (None, None, {key: STRING for key in h5["process"].attrs}),
+                "data": (None, None, {key: STRING for key in h5["data"].attrs}),
             }
             for i in range(int(root["n_snapshots"])):
                 s = "snapshots/%04d" % i
@@ -205,6 +222,15 @@ class ReferenceFiles(unittest.TestCase):
             self.assertEqual(root["score_source"], source)
             self.assertEqual(sorted(h5["fe/lexicographic_to_local"][()]), list(range(dofs)))
             self.assertIn("Reference file", root["parameters"])
+            # The process and data set as parameter-file entries, in the order written.
+            process = {key: value for key, value in h5["process"].attrs.items()}
+            self.assertEqual(process, PROCESS_ENTRIES)
+            self.assertEqual(list(process)[:3], ["Type", "Start time", "Final time"])
+            data = {key: value for key, value in h5["data"].attrs.items()}
+            self.assertEqual(data["Type"], "gaussian mixture")
+            self.assertEqual(float(data["Smoothing variance"]), 0.0)
+            for key, value in DATA_ENTRIES.items():
+                self.assertEqual(data[key], value, key)
 
     def test_density_file_schema(self):
         self.walk_and_check(self.density_file)
@@ -230,7 +256,7 @@ class ReferenceFiles(unittest.TestCase):
     def test_grid_density_matches_the_exact_gaussian(self):
         with sr.Reference(self.density_file) as ref:
             for snap in ref:
-                m, v = sr.transition(ref.metadata, snap.time)
+                m, v = sr.transition(ref.process, snap.time)
                 mean = m * np.array([0.5, -0.3])
                 covariance = m * m * np.array([[0.6, 0.1], [0.1, 0.4]]) + v * np.eye(2)
                 exact = sr.gaussian_mixture_density(
@@ -274,12 +300,51 @@ class ReferenceFiles(unittest.TestCase):
                 self.assertEqual(snap.score_source, "finite_element")
                 self.assertEqual(snap.score_dofs.shape[1], 2)
                 # Exact score of N(mean, C): -C^-1 (x - mean), weighted relative error.
-                m, v = sr.transition(ref.metadata, snap.time)
+                m, v = sr.transition(ref.process, snap.time)
                 C = m * m * np.array([[0.6, 0.1], [0.1, 0.4]]) + v * np.eye(2)
                 exact = -np.linalg.solve(C, (snap.cloud_points - m * np.array([0.5, -0.3])).T).T
                 w = np.maximum(snap.cloud_weights, 0)[:, None]
                 error = np.sqrt(np.sum(w * (snap.cloud_score - exact) ** 2) / np.sum(w * exact ** 2))
                 self.assertLess(error, 2e-2, "t = %g" % snap.time)
+
+    def test_reader_gives_the_process_and_data_entries(self):
+        with sr.Reference(self.density_file) as ref:
+            self.assertEqual(ref.format_version, 2)
+            self.assertEqual(ref.process, PROCESS_ENTRIES)
+            self.assertEqual(ref.data["Type"], "gaussian mixture")
+            self.assertEqual(ref.data_description, ref.metadata["data_description"])
+            self.assertEqual(sr.transition(ref, 0.5), sr.transition(ref.process, 0.5))
+
+    def test_version_1_file_reads_and_equals_the_version_2_file_of_its_case(self):
+        directory = os.path.join(self.directory, "version-1-case")
+        os.makedirs(directory)
+        arguments = [VERSION_1_CASE]
+        for override in VERSION_1_OVERRIDES + ["Output/Directory=" + directory]:
+            arguments += ["--set", override]
+        done = scorefp_launch.run(arguments, 1, BUILD, MPIRUN, cwd=directory, timeout=600)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        with sr.Reference(VERSION_1_FILE) as old, \
+                sr.Reference(os.path.join(directory, "reference.h5")) as new:
+            self.assertEqual((old.format_version, new.format_version), (1, 2))
+            self.assertEqual(old.metadata["format"], sr.FORMATS[1])
+            self.assertEqual(new.metadata["format"], sr.FORMAT)
+            # The same process and data set, whichever way the file stores them.
+            self.assertEqual(old.process["Type"], new.process["Type"])
+            for key, value in new.process.items():
+                self.assertEqual(float(old.process[key]) if key != "Type" else old.process[key],
+                                 float(value) if key != "Type" else value, key)
+            self.assertEqual(old.data["Type"], "blob")
+            self.assertEqual(new.data["Type"], "blob")
+            self.assertEqual(old.data_description, new.data_description)
+            np.testing.assert_array_equal(old.times, new.times)
+            np.testing.assert_array_equal(old.cells, new.cells)
+            for a, b in zip(old, new):
+                for name in ("density_dofs", "cloud_weights", "grid_density", "grid_score",
+                             "cloud_score", "mean", "covariance"):
+                    x, y = getattr(a, name), getattr(b, name)
+                    scale = np.nanmax(np.abs(x))
+                    np.testing.assert_allclose(y, x, rtol=0, atol=1e-12 * scale,
+                                               err_msg="%s at t = %g" % (name, a.time))
 
     def test_reader_reports_missing_and_foreign_files(self):
         missing = os.path.join(self.directory, "no-such-file.h5")
@@ -315,7 +380,11 @@ def main():
     parser.add_argument("--build", default=BUILD, help="CMake build directory (has scorefp)")
     parser.add_argument("--mpirun", default=MPIRUN)
     args, rest = parser.parse_known_args()
-    if not args.build or not os.path.exists(os.path.join(args.build, "scorefp")):
+    try:
+        if not args.build:
+            raise FileNotFoundError(args.build)
+        scorefp_launch.executable(args.build)
+    except FileNotFoundError:
         parser.error("no scorefp executable in --build '%s' (or SCOREFP_BUILD)" % args.build)
     BUILD, MPIRUN = os.path.abspath(args.build), args.mpirun
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

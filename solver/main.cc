@@ -1,14 +1,17 @@
 // scorefp: finite-element reference solutions of the Fokker-Planck equations of
 // score-based diffusion models. main() only reads the command line and the
 // parameter file and hands the case to run_case().
-#include <scorefp/input_error.h>
-#include <scorefp/parameters.h>
-#include <scorefp/run.h>
+#include <scorefp/core/input_error.h>
+#include <scorefp/tasks/parameters.h>
+#include <scorefp/tasks/run.h>
+#include <scorefp/tasks/task.h>
 
 #include <deal.II/base/mpi.h>
 #include <deal.II/base/parameter_handler.h>
 
+#include <algorithm>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,7 +19,7 @@ namespace
 {
   const char *usage =
       "Usage: mpirun -np N scorefp CASE.prm [--set 'Section/Key=value' ...]\n"
-      "       scorefp --print-parameters [prm|json|xml]\n"
+      "       scorefp --print-parameters [prm|json|xml] [--task NAME]\n"
       "       scorefp --help\n"
       "\n"
       "Solves the Fokker-Planck equation of a diffusion model's forward process by\n"
@@ -24,7 +27,8 @@ namespace
       "reverse-time samplers (Task = sample, scheme table) and checks samples against a\n"
       "reference law (Task = check; exit status 4 when they fail). CASE is a deal.II\n"
       "parameter file (.prm, .json or .xml); --print-parameters lists every entry with\n"
-      "its default, allowed values and meaning. --set overrides one entry (repeatable),\n"
+      "its default, allowed values and meaning (with --task NAME, only the sections that\n"
+      "task reads). --set overrides one entry (repeatable),\n"
       "e.g. --set 'Mesh/Refinement levels=3,4,5' --set 'Linear solver/Backend=PETSc'.\n";
 }
 
@@ -40,32 +44,48 @@ main(int argc, char **argv)
   std::vector<std::string> overrides;
   try
     {
+      for (unsigned int i = 0; i < arguments.size(); ++i)
+        if (arguments[i] == "--help" || arguments[i] == "-h")
+          {
+            if (root)
+              std::cout << usage;
+            return 0;
+          }
+      const auto print = std::find(arguments.begin(), arguments.end(), "--print-parameters");
+      if (print != arguments.end())
+        {
+          std::string format = "prm", task;
+          for (auto a = print + 1; a != arguments.end(); ++a)
+            if (*a == "--task")
+              {
+                if (a + 1 == arguments.end())
+                  throw scorefp::InputError("--task needs the name of a task.");
+                task = *++a;
+              }
+            else
+              format = *a;
+          if (format != "prm" && format != "json" && format != "xml")
+            throw scorefp::InputError("--print-parameters takes prm, json or xml, not '" + format +
+                                      "'.");
+          std::set<std::string> sections;
+          if (!task.empty())
+            sections = scorefp::TaskRegistry::instance().get(task, "--task").create_default()->sections();
+          dealii::ParameterHandler prm;
+          scorefp::declare_parameters(prm, sections);
+          if (root && format == "prm")
+            scorefp::print_parameter_manual(prm, std::cout);
+          else if (root)
+            prm.print_parameters(std::cout,
+                                 format == "json" ? dealii::ParameterHandler::JSON
+                                                  : dealii::ParameterHandler::XML);
+          return 0;
+        }
+
       dealii::ParameterHandler prm;
       scorefp::declare_parameters(prm);
       for (unsigned int i = 0; i < arguments.size(); ++i)
         {
           const std::string &a = arguments[i];
-          if (a == "--help" || a == "-h")
-            {
-              if (root)
-                std::cout << usage;
-              return 0;
-            }
-          if (a == "--print-parameters")
-            {
-              const std::string format = i + 1 < arguments.size() ? arguments[i + 1] : "prm";
-              const auto        style  = format == "json"  ? dealii::ParameterHandler::JSON
-                                         : format == "xml" ? dealii::ParameterHandler::XML
-                                                           : dealii::ParameterHandler::PRM;
-              if (format != "prm" && format != "json" && format != "xml")
-                throw scorefp::InputError("--print-parameters takes prm, json or xml, not '" +
-                                          format + "'.");
-              if (root && format == "prm")
-                scorefp::print_parameter_manual(prm, std::cout);
-              else if (root)
-                prm.print_parameters(std::cout, style);
-              return 0;
-            }
           if (a == "--set" || a == "-s")
             {
               if (i + 1 == arguments.size())

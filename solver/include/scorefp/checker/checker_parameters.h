@@ -1,0 +1,51 @@
+// Task = check: samples against a reference law (section Checker, MATH.md section 7).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace scorefp
+{
+  class ParameterBinder;
+  class Statistic;
+
+  struct CheckerParameters
+  {
+    enum class Reference
+    {
+      closed_form,
+      file
+    };
+
+    /// A member of StatisticRegistry as Checker/Statistics selected it, with the
+    /// entries it owns parsed (null before parsing: the member's defaults).
+    struct SelectedStatistic
+    {
+      std::string                      name;
+      std::shared_ptr<const Statistic> statistic;
+    };
+
+    std::string        samples_file;
+    double             time      = -1.0; // < 0: the time recorded next to the samples
+    Reference          reference = Reference::closed_form;
+    std::string        reference_file;
+    double             level        = 0.05;
+    unsigned int       null_draws   = 99;
+    unsigned long long seed         = 1;
+    unsigned int       cloud_points = 0; // Gauss points per cell direction, 0: degree + 2
+    /// In the order of the report; those that do not apply in the dimension are skipped.
+    std::vector<SelectedStatistic> statistics = {{"W1", nullptr},
+                                                 {"W2", nullptr},
+                                                 {"KS", nullptr},
+                                                 {"sliced W2", nullptr},
+                                                 {"MMD^2", nullptr},
+                                                 {"chi^2 over cells", nullptr}};
+
+    void bind(ParameterBinder &binder);
+
+    /// The checks Task = check needs (a samples file, a reference file for Reference =
+    /// file, 0 < Level < 1); InputError naming the entry otherwise.
+    void check() const;
+  };
+} // namespace scorefp

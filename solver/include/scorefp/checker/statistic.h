@@ -1,0 +1,96 @@
+// Checker statistics (MATH.md section 7) as a registry: each statistic is one source
+// file in solver/source/checker/statistics/ with its own parameters (entries of section
+// Checker), its documentation and one registration line,
+//
+//   SCOREFP_REGISTER(StatisticRegistry, "W1", "documentation ...", NoParameters,
+//                    [](const NoParameters &) { return std::make_unique<W1>(); });
+//
+// Checker/Statistics selects the members and their order (checker_parameters.h).
+// A Statistic is what parsing yields: the member with its parameters, before any
+// reference is known (nothing is read from disk while parsing). check_samples then
+// prepares it against the reference law and the number of samples, and evaluates the
+// prepared statistic on the samples and on every null draw.
+#pragma once
+
+#include <scorefp/checker/reference_law.h>
+#include <scorefp/core/registry.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace scorefp
+{
+  /// A sample set as the statistics see it: N*d coordinates, point-major. What several
+  /// statistics need (the sorted values of a 1D set, the cells of the points) is
+  /// computed once, on first use, and shared.
+  class SampleView
+  {
+  public:
+    /// locate (may be null) finds the cells of the points, see ReferenceLaw::locate.
+    SampleView(const std::vector<double> &values,
+               const unsigned int         dimension,
+               const std::function<std::vector<int>(const std::vector<double> &)> *locate =
+                   nullptr);
+
+    const std::vector<double> &values() const { return coordinates; }
+    unsigned int               dimension() const { return dim; }
+    std::size_t                size() const { return dim == 0 ? 0 : coordinates.size() / dim; }
+    /// All coordinates in ascending order (for 1D statistics).
+    const std::vector<double> &sorted() const;
+    /// The cell of each point, -1 outside; InputError if no locator was given.
+    const std::vector<int> &cells() const;
+
+  private:
+    const std::vector<double>                                          &coordinates;
+    unsigned int                                                        dim;
+    const std::function<std::vector<int>(const std::vector<double> &)> *locator;
+    mutable bool                                                        have_sorted = false;
+    mutable bool                                                        have_cells  = false;
+    mutable std::vector<double>                                         sorted_values;
+    mutable std::vector<int>                                            cell_of_point;
+  };
+
+  /// A statistic prepared against one reference law and one sample size N. Larger
+  /// values mean a worse fit: the calibrated p-value counts null values >= observed.
+  class PreparedStatistic
+  {
+  public:
+    virtual ~PreparedStatistic() = default;
+
+    /// The statistic of N samples.
+    virtual double value(const SampleView &samples) const = 0;
+
+    /// The statistic of null draw number `draw`. samples: N points drawn from the
+    /// reference with the streams draw*N .. draw*N + N - 1 of the check's seed (empty
+    /// when no selected statistic needs_null_samples()). By default value(samples).
+    virtual double null_value(const SampleView &samples, const std::uint64_t draw) const;
+
+    /// False for statistics that draw their null values themselves (chi^2 draws
+    /// multinomial counts); the checker then needs no null sample sets for them.
+    virtual bool needs_null_samples() const { return true; }
+
+    /// The classical asymptotic p-value of an observed value; < 0: none.
+    virtual double asymptotic_p_value(const double value) const;
+  };
+
+  /// A selected statistic with its parameters, as parsing yields it.
+  class Statistic
+  {
+  public:
+    virtual ~Statistic() = default;
+
+    /// Whether the statistic applies to samples of this dimension (others skip it).
+    virtual bool applies_in(const unsigned int dimension) const = 0;
+
+    /// Build what depends on the reference and the sample size. seed: Checker/Seed,
+    /// which fixes every random choice of a statistic (directions, frequencies, the
+    /// null draws of chi^2).
+    virtual std::unique_ptr<PreparedStatistic> prepare(const ReferenceLaw   &reference,
+                                                       const std::size_t     n_samples,
+                                                       const std::uint64_t   seed) const = 0;
+  };
+
+  using StatisticRegistry = Registry<Statistic>;
+} // namespace scorefp

@@ -1,0 +1,621 @@
+#include <scorefp/core/input_error.h>
+#include <scorefp/core/random.h>
+#include <scorefp/checker/statistics.h>
+
+#include <boost/math/distributions/chi_squared.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <utility>
+
+namespace scorefp
+{
+  namespace statistics
+  {
+    namespace
+    {
+      constexpr double pi = 3.14159265358979323846;
+
+      // Throws unless the samples hold a positive whole number of points of dimension d.
+      std::size_t
+      n_points(const std::vector<double> &samples, const unsigned int d, const char *what)
+      {
+        if (d == 0 || samples.empty() || samples.size() % d != 0)
+          throw InputError(std::string(what) + " received " + std::to_string(samples.size()) +
+                           " sample coordinates for dimension " + std::to_string(d) +
+                           "; expected a positive multiple of the dimension.");
+        return samples.size() / d;
+      }
+
+      // Throws unless the sample set of a 1D statistic is non-empty and sorted.
+      void check_sorted(const std::vector<double> &sorted_samples, const char *what)
+      {
+        if (sorted_samples.empty())
+          throw InputError(std::string(what) + " received no samples; expected at least one.");
+        if (!std::is_sorted(sorted_samples.begin(), sorted_samples.end()))
+          throw InputError(std::string(what) +
+                           " received unsorted samples; expected them in ascending order.");
+      }
+
+      // int_0^1 |F_N^{-1} - G^{-1}|^p du for p = 1 or 2, exactly: walk through the
+      // merged breakpoints i/N of the empirical quantile and ref.cdf of the reference
+      // quantile; on each piece [a, b] the integrand is |f|^p with f linear, f(a) = fa,
+      // f(b) = fb. Written by hand: no C++ library at hand computes W_p between an
+      // empirical and a piecewise-linear quantile function (POT and scipy are Python).
+      double
+      quantile_distance_power(const std::vector<double> &sorted, const Weighted1D &ref, int p)
+      {
+        const std::size_t N         = sorted.size();
+        const std::size_t m         = ref.x.size();
+        const double      inverse_N = 1.0 / static_cast<double>(N);
+        const double     *x         = ref.x.data();
+        const double     *G         = ref.cdf.data();
+        double            integral  = 0.0;
+        double            u         = 0.0;
+        std::size_t       i = 0, k = 0;
+        while (i < N && k + 1 < m)
+          {
+            const double uf = (i + 1 == N) ? 1.0 : static_cast<double>(i + 1) * inverse_N;
+            const double ug = G[k + 1];
+            const double b  = std::min(uf, ug);
+            if (b > u)
+              {
+                // G^{-1} is linear on [G[k], G[k+1]], which contains [u, b].
+                const double slope = (x[k + 1] - x[k]) / (G[k + 1] - G[k]);
+                const double fa    = sorted[i] - (x[k] + slope * (u - G[k]));
+                const double fb    = sorted[i] - (x[k] + slope * (b - G[k]));
+                const double h     = b - u;
+                if (p == 2)
+                  integral += h * (fa * fa + fa * fb + fb * fb) / 3.0;
+                else if ((fa >= 0.0) == (fb >= 0.0))
+                  integral += h * std::abs(fa + fb) / 2.0;
+                else // f changes sign inside: two triangles
+                  integral += h * (fa * fa + fb * fb) / (2.0 * (std::abs(fa) + std::abs(fb)));
+                u = b;
+              }
+            if (uf <= ug)
+              ++i;
+            if (ug <= uf)
+              ++k;
+          }
+        return integral;
+      }
+    } // namespace
+
+    Weighted1D Weighted1D::from_points(const std::vector<double> &x, const std::vector<double> &w)
+    {
+      if (x.size() != w.size())
+        throw InputError("A weighted 1D law received " + std::to_string(x.size()) + " points and " +
+                         std::to_string(w.size()) +
+                         " weights; expected as many weights as points.");
+      std::vector<std::pair<double, double>> points;
+      points.reserve(x.size());
+      double total = 0.0;
+      for (std::size_t q = 0; q < x.size(); ++q)
+        {
+          const double weight = std::max(w[q], 0.0);
+          points.emplace_back(x[q], weight);
+          total += weight;
+        }
+      if (!(total > 0.0) || !std::isfinite(total))
+        throw InputError("A weighted 1D law received no positive weight; expected a positive, "
+                         "finite total weight.");
+      std::sort(points.begin(), points.end());
+      // Merge points at the same position, so that G is a function of x.
+      std::size_t n = 0;
+      for (std::size_t q = 0; q < points.size(); ++q)
+        if (n > 0 && points[q].first == points[n - 1].first)
+          points[n - 1].second += points[q].second;
+        else
+          points[n++] = points[q];
+      points.resize(n);
+
+      Weighted1D law;
+      if (n == 1)
+        {
+          law.x   = {points[0].first, points[0].first};
+          law.cdf = {0.0, 1.0};
+          return law;
+        }
+      law.x.resize(n + 2);
+      law.cdf.resize(n + 2);
+      law.x[0]      = points[0].first - 0.5 * (points[1].first - points[0].first);
+      law.cdf[0]    = 0.0;
+      double before = 0.0; // sum of the weights left of point q
+      for (std::size_t q = 0; q < n; ++q)
+        {
+          law.x[q + 1] = points[q].first;
+          // Rounding must not push G above 1 or below its previous value.
+          law.cdf[q + 1] =
+              std::min(std::max((before + 0.5 * points[q].second) / total, law.cdf[q]), 1.0);
+          before += points[q].second;
+        }
+      law.x[n + 1]   = points[n - 1].first + 0.5 * (points[n - 1].first - points[n - 2].first);
+      law.cdf[n + 1] = 1.0;
+      return law;
+    }
+
+    Weighted1D Weighted1D::from_cloud(const QuadratureCloud &cloud)
+    {
+      if (cloud.dimension != 1)
+        throw InputError("A 1D law was requested from a cloud of dimension " +
+                         std::to_string(cloud.dimension) + "; expected dimension 1.");
+      return from_points(cloud.points, cloud.weights);
+    }
+
+    Weighted1D Weighted1D::from_projection(const QuadratureCloud &cloud, const double *theta)
+    {
+      const unsigned int d = cloud.dimension;
+      if (cloud.points.size() != static_cast<std::size_t>(cloud.size()) * d)
+        throw InputError("A quadrature cloud has " + std::to_string(cloud.points.size()) +
+                         " coordinates for " + std::to_string(cloud.size()) +
+                         " weights; expected dimension times the number of weights.");
+      std::vector<double> projection(cloud.size());
+      for (std::size_t q = 0; q < projection.size(); ++q)
+        {
+          double s = 0.0;
+          for (unsigned int j = 0; j < d; ++j)
+            s += theta[j] * cloud.points[q * d + j];
+          projection[q] = s;
+        }
+      return from_points(projection, cloud.weights);
+    }
+
+    double Weighted1D::quantile(const double u) const
+    {
+      if (!(u > 0.0))
+        return x.front();
+      if (u >= 1.0)
+        return x.back();
+      // The first breakpoint with G > u; G[k] <= u < G[k+1] and G[k+1] > G[k].
+      const std::size_t k = std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin() - 1;
+      return x[k] + (x[k + 1] - x[k]) * (u - cdf[k]) / (cdf[k + 1] - cdf[k]);
+    }
+
+    double Weighted1D::cdf_at(const double t) const
+    {
+      if (t < x.front())
+        return 0.0;
+      if (t >= x.back())
+        return 1.0;
+      // x[k] <= t < x[k+1] with x[k+1] > x[k].
+      const std::size_t k = std::upper_bound(x.begin(), x.end(), t) - x.begin() - 1;
+      return cdf[k] + (cdf[k + 1] - cdf[k]) * (t - x[k]) / (x[k + 1] - x[k]);
+    }
+
+    double
+    wasserstein_p(const std::vector<double> &sorted_samples, const Weighted1D &ref, const double p)
+    {
+      check_sorted(sorted_samples, "The Wasserstein distance");
+      if (p == 1.0)
+        return quantile_distance_power(sorted_samples, ref, 1);
+      if (p == 2.0)
+        return std::sqrt(quantile_distance_power(sorted_samples, ref, 2));
+      throw InputError("The Wasserstein distance received p = " + std::to_string(p) +
+                       "; expected p = 1 or p = 2.");
+    }
+
+    double kolmogorov_survival(const double lambda)
+    {
+      // Written by hand: boost::math gained kolmogorov_smirnov_distribution only in 1.75
+      // (this system has 1.74). Two series of the same function, each used where it
+      // converges in a few terms without cancellation.
+      if (!(lambda > 0.0))
+        return 1.0;
+      double q = 0.0;
+      if (lambda < 1.18)
+        {
+          // 1 - Q = sqrt(2 pi) / lambda sum_{j>=1} exp(-(2j-1)^2 pi^2 / (8 lambda^2)).
+          double sum = 0.0;
+          for (int j = 1; j <= 20; ++j)
+            {
+              const double term =
+                  std::exp(-(2 * j - 1) * (2 * j - 1) * pi * pi / (8.0 * lambda * lambda));
+              sum += term;
+              if (term < 1e-17 * sum)
+                break;
+            }
+          q = 1.0 - std::sqrt(2.0 * pi) / lambda * sum;
+        }
+      else
+        {
+          double sign = 1.0;
+          for (int j = 1; j <= 100; ++j)
+            {
+              const double term = std::exp(-2.0 * j * j * lambda * lambda);
+              q += 2.0 * sign * term;
+              sign = -sign;
+              if (term < 1e-17)
+                break;
+            }
+        }
+      return std::min(std::max(q, 0.0), 1.0);
+    }
+
+    KolmogorovSmirnov kolmogorov_smirnov(const std::vector<double> &sorted_samples,
+                                         const Weighted1D          &ref)
+    {
+      check_sorted(sorted_samples, "The Kolmogorov-Smirnov test");
+      const std::size_t N         = sorted_samples.size();
+      const double      inverse_N = 1.0 / static_cast<double>(N);
+      const std::size_t m         = ref.x.size();
+      double            D         = 0.0;
+      // G at the sorted samples by one walk through the breakpoints (instead of a binary
+      // search per sample): k is the last breakpoint with x[k] <= sample.
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < N; ++i)
+        {
+          const double t = sorted_samples[i];
+          while (k + 1 < m && ref.x[k + 1] <= t)
+            ++k;
+          double G;
+          if (t < ref.x.front())
+            G = 0.0;
+          else if (k + 1 >= m)
+            G = 1.0;
+          else
+            G = ref.cdf[k] +
+                (ref.cdf[k + 1] - ref.cdf[k]) * (t - ref.x[k]) / (ref.x[k + 1] - ref.x[k]);
+          D = std::max(D, std::max((i + 1) * inverse_N - G, G - i * inverse_N));
+        }
+      const double root_N = std::sqrt(static_cast<double>(N));
+      return {D, kolmogorov_survival((root_N + 0.12 + 0.11 / root_N) * D)};
+    }
+
+    std::vector<double>
+    random_directions(const unsigned int d, const unsigned int n, const std::uint64_t seed)
+    {
+      if (d == 0)
+        throw InputError("Random directions were requested in dimension 0; expected d >= 1.");
+      std::vector<double> directions(static_cast<std::size_t>(n) * d);
+      for (unsigned int k = 0; k < n; ++k)
+        {
+          CounterRng rng(seed, k);
+          double    *theta = &directions[static_cast<std::size_t>(k) * d];
+          double     norm2 = 0.0;
+          while (!(norm2 > 0.0)) // a zero vector has probability 0; draw again
+            {
+              norm2 = 0.0;
+              for (unsigned int j = 0; j < d; ++j)
+                {
+                  theta[j] = rng.normal();
+                  norm2 += theta[j] * theta[j];
+                }
+            }
+          const double norm = std::sqrt(norm2);
+          for (unsigned int j = 0; j < d; ++j)
+            theta[j] /= norm;
+        }
+      return directions;
+    }
+
+    SlicedWasserstein::SlicedWasserstein(const QuadratureCloud     &cloud,
+                                         const std::vector<double> &directions_)
+        : dim(cloud.dimension)
+        , directions(directions_)
+    {
+      if (dim == 0 || directions.empty() || directions.size() % dim != 0)
+        throw InputError("Sliced Wasserstein received " + std::to_string(directions.size()) +
+                         " direction coordinates for dimension " + std::to_string(dim) +
+                         "; expected a positive multiple of the dimension.");
+      const std::size_t n = directions.size() / dim;
+      projected.reserve(n);
+      for (std::size_t k = 0; k < n; ++k)
+        {
+          const double *theta = &directions[k * dim];
+          double        norm2 = 0.0;
+          for (unsigned int j = 0; j < dim; ++j)
+            norm2 += theta[j] * theta[j];
+          if (std::abs(norm2 - 1.0) > 1e-10)
+            throw InputError("Sliced Wasserstein direction " + std::to_string(k) + " has length " +
+                             std::to_string(std::sqrt(norm2)) + "; expected unit vectors.");
+          projected.push_back(Weighted1D::from_projection(cloud, theta));
+        }
+    }
+
+    double SlicedWasserstein::operator()(const std::vector<double> &samples,
+                                         const unsigned int         d) const
+    {
+      if (d != dim)
+        throw InputError("Sliced Wasserstein received samples of dimension " + std::to_string(d) +
+                         " for a reference of dimension " + std::to_string(dim) +
+                         "; expected equal dimensions.");
+      const std::size_t   N = n_points(samples, d, "Sliced Wasserstein");
+      std::vector<double> projection(N); // one buffer for all directions
+      double              sum = 0.0;
+      for (std::size_t k = 0; k < projected.size(); ++k)
+        {
+          const double *theta = &directions[k * d];
+          for (std::size_t i = 0; i < N; ++i)
+            {
+              const double *x = &samples[i * d];
+              double        s = 0.0;
+              for (unsigned int j = 0; j < d; ++j)
+                s += theta[j] * x[j];
+              projection[i] = s;
+            }
+          std::sort(projection.begin(), projection.end());
+          sum += quantile_distance_power(projection, projected[k], 2);
+        }
+      return std::sqrt(sum / static_cast<double>(projected.size()));
+    }
+
+    double reference_scale(const QuadratureCloud &cloud)
+    {
+      const unsigned int d = cloud.dimension;
+      const std::size_t  n = cloud.size();
+      if (d == 0 || n == 0 || cloud.points.size() != n * d)
+        throw InputError("The reference scale needs a non-empty cloud with dimension times "
+                         "its number of weights coordinates.");
+      double              total = 0.0;
+      std::vector<double> mean(d, 0.0), second(d, 0.0);
+      for (std::size_t q = 0; q < n; ++q)
+        {
+          total += cloud.weights[q];
+          for (unsigned int j = 0; j < d; ++j)
+            {
+              const double x = cloud.points[q * d + j];
+              mean[j] += cloud.weights[q] * x;
+              second[j] += cloud.weights[q] * x * x;
+            }
+        }
+      if (!(total > 0.0))
+        throw InputError("The reference scale needs a cloud of positive total weight.");
+      double variance = 0.0;
+      for (unsigned int j = 0; j < d; ++j)
+        {
+          const double m = mean[j] / total;
+          variance += std::max(second[j] / total - m * m, 0.0);
+        }
+      return std::sqrt(variance / d);
+    }
+
+    FourierMmd::FourierMmd(const QuadratureCloud &cloud,
+                           const double           bandwidth,
+                           const unsigned int     n_features,
+                           const std::uint64_t    seed)
+        : dim(cloud.dimension)
+    {
+      if (!(bandwidth > 0.0) || !std::isfinite(bandwidth))
+        throw InputError("The MMD bandwidth is " + std::to_string(bandwidth) +
+                         "; expected a positive number.");
+      if (n_features == 0)
+        throw InputError("The MMD needs at least one random Fourier feature.");
+      const std::size_t n = cloud.size();
+      if (dim == 0 || n == 0 || cloud.points.size() != n * dim)
+        throw InputError("The MMD needs a non-empty cloud with dimension times its number of "
+                         "weights coordinates.");
+      omega.resize(static_cast<std::size_t>(n_features) * dim);
+      for (unsigned int r = 0; r < n_features; ++r)
+        {
+          CounterRng rng(seed, r);
+          for (unsigned int j = 0; j < dim; ++j)
+            omega[r * dim + j] = rng.normal() / bandwidth;
+        }
+      const double total = std::accumulate(cloud.weights.begin(), cloud.weights.end(), 0.0);
+      if (!(total > 0.0))
+        throw InputError("The MMD needs a cloud of positive total weight.");
+      reference_cos.assign(n_features, 0.0);
+      reference_sin.assign(n_features, 0.0);
+      for (std::size_t q = 0; q < n; ++q)
+        {
+          const double *x = &cloud.points[q * dim];
+          for (unsigned int r = 0; r < n_features; ++r)
+            {
+              double phase = 0.0;
+              for (unsigned int j = 0; j < dim; ++j)
+                phase += omega[r * dim + j] * x[j];
+              reference_cos[r] += cloud.weights[q] * std::cos(phase);
+              reference_sin[r] += cloud.weights[q] * std::sin(phase);
+            }
+        }
+      for (unsigned int r = 0; r < n_features; ++r)
+        {
+          reference_cos[r] /= total;
+          reference_sin[r] /= total;
+        }
+    }
+
+    double FourierMmd::operator()(const std::vector<double> &samples, const unsigned int d) const
+    {
+      if (d != dim)
+        throw InputError("The MMD received samples of dimension " + std::to_string(d) +
+                         " for a reference of dimension " + std::to_string(dim) +
+                         "; expected equal dimensions.");
+      const std::size_t   N = n_points(samples, d, "The MMD");
+      const std::size_t   R = reference_cos.size();
+      std::vector<double> sum_cos(R, 0.0), sum_sin(R, 0.0);
+      for (std::size_t i = 0; i < N; ++i)
+        {
+          const double *x = &samples[i * d];
+          for (std::size_t r = 0; r < R; ++r)
+            {
+              const double *w     = &omega[r * d];
+              double        phase = 0.0;
+              for (unsigned int j = 0; j < d; ++j)
+                phase += w[j] * x[j];
+              sum_cos[r] += std::cos(phase);
+              sum_sin[r] += std::sin(phase);
+            }
+        }
+      double mmd2 = 0.0;
+      for (std::size_t r = 0; r < R; ++r)
+        {
+          const double dc = sum_cos[r] / N - reference_cos[r];
+          const double ds = sum_sin[r] / N - reference_sin[r];
+          mmd2 += dc * dc + ds * ds;
+        }
+      return mmd2 / R;
+    }
+
+    std::vector<double> cell_masses(const QuadratureCloud &cloud)
+    {
+      if (cloud.cells.size() != cloud.weights.size())
+        throw InputError("A quadrature cloud has " + std::to_string(cloud.cells.size()) +
+                         " cell indices for " + std::to_string(cloud.weights.size()) +
+                         " weights; expected one cell per point.");
+      std::vector<double> masses(cloud.n_cells, 0.0);
+      for (std::size_t q = 0; q < cloud.weights.size(); ++q)
+        {
+          if (cloud.cells[q] >= cloud.n_cells)
+            throw InputError("A quadrature point lies in cell " + std::to_string(cloud.cells[q]) +
+                             "; expected a cell below n_cells = " + std::to_string(cloud.n_cells) +
+                             ".");
+          masses[cloud.cells[q]] += cloud.weights[q];
+        }
+      return masses;
+    }
+
+    ChiSquaredBins::ChiSquaredBins(const std::vector<double> &cell_masses,
+                                   const double               mass_outside,
+                                   const std::uint64_t        n_samples_)
+        : n_cells(static_cast<unsigned int>(cell_masses.size()))
+        , n_samples(n_samples_)
+    {
+      // Bin probabilities: cells, then outside; negative masses clipped.
+      std::vector<double> pi(cell_masses.size() + 1);
+      for (unsigned int b = 0; b < n_cells; ++b)
+        pi[b] = std::max(cell_masses[b], 0.0);
+      pi[n_cells]        = std::max(mass_outside, 0.0);
+      const double total = std::accumulate(pi.begin(), pi.end(), 0.0);
+      if (!(total > 0.0) || !std::isfinite(total))
+        throw InputError("The chi-squared test received no positive cell mass; expected a "
+                         "positive, finite total mass.");
+      for (double &p : pi)
+        p /= total;
+
+      // Merge bins in ascending order of expected count (ties by index) into groups of
+      // expected count >= 5.
+      const double              N = static_cast<double>(n_samples);
+      std::vector<unsigned int> order(pi.size());
+      std::iota(order.begin(), order.end(), 0u);
+      std::stable_sort(order.begin(), order.end(), [&pi](unsigned int a, unsigned int b) {
+        return pi[a] < pi[b];
+      });
+      group_of_bin.assign(pi.size(), 0);
+      double group_probability = 0.0;
+      for (const unsigned int b : order)
+        {
+          group_of_bin[b] = static_cast<unsigned int>(probabilities.size());
+          group_probability += pi[b];
+          if (N * group_probability >= 5.0)
+            {
+              probabilities.push_back(group_probability);
+              group_probability = 0.0;
+            }
+        }
+      if (group_of_bin[order.back()] == probabilities.size())
+        {
+          // The last group is short: it joins the previous group if there is one.
+          if (probabilities.empty())
+            probabilities.push_back(group_probability);
+          else
+            {
+              probabilities.back() += group_probability;
+              for (unsigned int &g : group_of_bin)
+                g = std::min(g, static_cast<unsigned int>(probabilities.size() - 1));
+            }
+        }
+      if (probabilities.size() < 2)
+        throw InputError("The chi-squared test with " + std::to_string(n_samples) +
+                         " samples has fewer than two groups of at least 5 expected counts; "
+                         "expected more samples or more mass spread over the cells.");
+      probability_suffix.assign(probabilities.size() + 1, 0.0);
+      for (std::size_t g = probabilities.size(); g-- > 0;)
+        probability_suffix[g] = probability_suffix[g + 1] + probabilities[g];
+    }
+
+    unsigned int ChiSquaredBins::bin_of(const unsigned int cell) const
+    {
+      if (cell > n_cells)
+        throw InputError("The chi-squared test received cell " + std::to_string(cell) +
+                         "; expected a cell below " + std::to_string(n_cells) +
+                         " or the outside bin " + std::to_string(n_cells) + ".");
+      return group_of_bin[cell];
+    }
+
+    std::vector<double> ChiSquaredBins::expected_counts() const
+    {
+      std::vector<double> expected(probabilities);
+      for (double &e : expected)
+        e *= static_cast<double>(n_samples);
+      return expected;
+    }
+
+    std::vector<std::uint64_t> ChiSquaredBins::counts(const std::vector<int> &cell_of_sample) const
+    {
+      if (cell_of_sample.size() != n_samples)
+        throw InputError("The chi-squared test received " + std::to_string(cell_of_sample.size()) +
+                         " samples; expected " + std::to_string(n_samples) + ".");
+      std::vector<std::uint64_t> result(probabilities.size(), 0);
+      for (const int cell : cell_of_sample)
+        {
+          if (cell < -1 || cell >= static_cast<long>(n_cells))
+            throw InputError("The chi-squared test received cell " + std::to_string(cell) +
+                             "; expected -1 (outside) or a cell below " + std::to_string(n_cells) +
+                             ".");
+          ++result[group_of_bin[cell < 0 ? n_cells : static_cast<unsigned int>(cell)]];
+        }
+      return result;
+    }
+
+    double ChiSquaredBins::statistic(const std::vector<std::uint64_t> &counts) const
+    {
+      if (counts.size() != probabilities.size())
+        throw InputError("The chi-squared statistic received " + std::to_string(counts.size()) +
+                         " counts; expected one per group (" +
+                         std::to_string(probabilities.size()) + ").");
+      if (std::accumulate(counts.begin(), counts.end(), std::uint64_t(0)) != n_samples)
+        throw InputError("The chi-squared counts do not sum to the number of samples " +
+                         std::to_string(n_samples) + ".");
+      double chi2 = 0.0;
+      for (std::size_t g = 0; g < counts.size(); ++g)
+        {
+          const double expected = static_cast<double>(n_samples) * probabilities[g];
+          const double excess   = static_cast<double>(counts[g]) - expected;
+          chi2 += excess * excess / expected;
+        }
+      return chi2;
+    }
+
+    double ChiSquaredBins::p_value(const double statistic) const
+    {
+      if (!(statistic > 0.0))
+        return 1.0;
+      const boost::math::chi_squared_distribution<double> chi2(n_bins() - 1.0);
+      return boost::math::cdf(boost::math::complement(chi2, statistic));
+    }
+
+    std::vector<std::uint64_t> ChiSquaredBins::multinomial_counts(const std::uint64_t seed,
+                                                                  const std::uint64_t draw) const
+    {
+      CounterRng                 rng(seed, draw);
+      std::vector<std::uint64_t> result(probabilities.size(), 0);
+      std::uint64_t              remaining = n_samples;
+      for (std::size_t g = 0; g + 1 < probabilities.size() && remaining > 0; ++g)
+        {
+          // Written by hand: neither the standard library nor boost has a multinomial
+          // distribution. Given the counts of the groups before g, group g's count is
+          // Binomial(remaining, p_g / sum_{h>=g} p_h).
+          const double p = std::min(probabilities[g] / probability_suffix[g], 1.0);
+          std::binomial_distribution<std::uint64_t> binomial(remaining, p);
+          result[g] = binomial(rng);
+          remaining -= result[g];
+        }
+      result.back() += remaining;
+      return result;
+    }
+
+    double calibrated_p_value(const double observed, const std::vector<double> &null_statistics)
+    {
+      const auto exceeding = std::count_if(null_statistics.begin(),
+                                           null_statistics.end(),
+                                           [observed](double t) { return t >= observed; });
+      return (1.0 + static_cast<double>(exceeding)) /
+             (static_cast<double>(null_statistics.size()) + 1.0);
+    }
+  } // namespace statistics
+} // namespace scorefp

@@ -1,0 +1,25 @@
+// Explicit instantiation of the density solver for the TrilinosBackend.
+#include "density/density_solver.templates.h"
+
+#define SCOREFP_INSTANTIATE(dim)                                                        \
+  template DensityRunResult solve_density<dim, TrilinosBackend>(                          \
+      const FiniteElementCase &,                                                        \
+      const unsigned int,                                                               \
+      const std::string &,                                                              \
+      const bool,                                                                       \
+      const MPI_Comm,                                                                   \
+      const SolutionWriterFactory<dim, typename TrilinosBackend::Vector> &);               \
+  template DensityRunResult solve_density_on<dim, TrilinosBackend>(                       \
+      const FiniteElementCase &,                                                        \
+      const dealii::parallel::TriangulationBase<dim> &,                                 \
+      const unsigned int,                                                               \
+      const std::string &,                                                              \
+      const bool,                                                                       \
+      DensitySnapshots<dim, TrilinosBackend> &);
+
+namespace scorefp
+{
+  SCOREFP_INSTANTIATE(1)
+  SCOREFP_INSTANTIATE(2)
+  SCOREFP_INSTANTIATE(3)
+} // namespace scorefp

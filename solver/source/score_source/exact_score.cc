@@ -1,0 +1,55 @@
+// Sampler/Score = exact: the closed-form score of the data's forward law (MATH.md
+// section 5).
+#include <scorefp/score_source/score_source.h>
+
+namespace scorefp
+{
+  namespace
+  {
+    class ExactScore : public ScoreModel
+    {
+    public:
+      ExactScore(const ForwardProcess &process, const DataDistribution &data)
+          : process(process)
+          , data(data)
+      {
+      }
+      unsigned int dimension() const override { return data.dimension(); }
+      void evaluate(const double t, const double *x, const std::size_t n, double *s) const override
+      {
+        const auto field =
+            data.transported(process.transition_mean_factor(t), process.transition_variance(t));
+        const unsigned int d = dimension();
+        for (std::size_t i = 0; i < n; ++i)
+          field->score(x + i * d, s + i * d);
+      }
+      std::string description() const override { return "exact"; }
+
+    private:
+      const ForwardProcess   &process;
+      const DataDistribution &data;
+    };
+
+    class ExactSource : public ScoreSourceInterface
+    {
+    public:
+      bool closed_form() const override { return true; }
+      std::unique_ptr<ScoreModel> create(const ScoreSourceContext &c) const override
+      {
+        return exact_score(c.process, c.data);
+      }
+    };
+  } // namespace
+
+  std::unique_ptr<ScoreModel> exact_score(const ForwardProcess   &process,
+                                          const DataDistribution &data)
+  {
+    return std::make_unique<ExactScore>(process, data);
+  }
+
+  SCOREFP_REGISTER(ScoreSourceRegistry,
+                   "exact",
+                   "the closed form;",
+                   NoParameters,
+                   [](const NoParameters &) { return std::make_unique<ExactSource>(); })
+} // namespace scorefp
