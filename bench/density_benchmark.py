@@ -28,6 +28,7 @@ import sys
 import time
 
 from bench_common import ROOT, Table, add_common_options, banner, mpi_environment, resolve
+from bench_common import scorefp_launch
 
 # (degree, box half-width B, coarse subdivisions, refinement levels, time tolerance,
 #  largest rank count only)
@@ -71,7 +72,7 @@ def command(exe, prm, ranks, degree, box, subdivisions, levels, tol, directory, 
         "Output/Write VTU=false",
         "Output/Directory=%s" % directory,
     ]
-    cmd = [mpiexec, "-np", str(ranks), "--oversubscribe", exe, prm]
+    cmd = scorefp_launch.program_command(exe, [prm], ranks, mpiexec)
     for s in sets:
         cmd += ["--set", s]
     return cmd

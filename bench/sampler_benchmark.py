@@ -26,6 +26,7 @@ import sys
 import time
 
 from bench_common import ROOT, Table, add_common_options, banner, mpi_environment, resolve
+from bench_common import scorefp_launch
 
 SAMPLER_TABLE = Table([("ranks", "%5s"), ("scheme", "%22s"), ("particles", "%9s"),
                        ("steps", "%5s"), ("score evals", "%11s"), ("wall s", "%7s"),
@@ -78,7 +79,7 @@ def main(argv):
     for scheme in args.schemes.split(","):
         for ranks in ranks_list:
             directory = os.path.join(out, "%s-np%d" % (scheme, ranks))
-            cmd = [args.mpiexec, "-np", str(ranks), "--oversubscribe", exe, prm,
+            cmd = scorefp_launch.program_command(exe, [], ranks, args.mpiexec) + [prm,
                    "--set", "Output/Directory=" + directory,
                    "--set", "Sampler/Scheme=" + scheme,
                    "--set", "Sampler/Particles=%d" % particles,
@@ -107,7 +108,7 @@ def main(argv):
     if samples_for_check is not None or args.dry_run:
         for ranks in ranks_list:
             directory = os.path.join(out, "check-np%d" % ranks)
-            cmd = [args.mpiexec, "-np", str(ranks), "--oversubscribe", exe,
+            cmd = scorefp_launch.program_command(exe, [], ranks, args.mpiexec) + [
                    os.path.join(ROOT, "params", "check-vp-2d.prm"),
                    "--set", "Output/Directory=" + directory,
                    "--set", "Checker/Samples file=" + str(samples_for_check),

@@ -58,11 +58,16 @@ def executable(build):
     return path
 
 
+def program_command(program, args, ranks, mpirun="mpirun"):
+    """[mpirun, -np, ranks, --oversubscribe, program, *args] for a given executable path."""
+    return [mpirun, "-np", str(ranks), "--oversubscribe", program] + [str(a) for a in args]
+
+
 def command(args, ranks, build, mpirun="mpirun", check_executable=True):
     """The command line [mpirun, -np, ranks, --oversubscribe, scorefp, *args]; the
     executable is checked unless check_executable is False (dry runs)."""
     program = executable(build) if check_executable else executable_path(build)
-    return [mpirun, "-np", str(ranks), "--oversubscribe", program] + [str(a) for a in args]
+    return program_command(program, args, ranks, mpirun)
 
 
 def format_command(cmd):

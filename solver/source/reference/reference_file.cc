@@ -235,7 +235,7 @@ namespace scorefp
 
   // ------------------------------------------------------------------- writing
 
-  std::string reference_file_path(const Parameters &p)
+  std::string reference_file_path(const FiniteElementCase &p)
   {
     const std::filesystem::path file(p.output.reference_file);
     if (file.is_absolute())
@@ -243,7 +243,7 @@ namespace scorefp
     return (std::filesystem::path(p.output.directory) / file).string();
   }
 
-  bool writes_reference_file(const Parameters  &p,
+  bool writes_reference_file(const FiniteElementCase &p,
                              const unsigned int refinement_level,
                              const bool         write_files)
   {
@@ -256,7 +256,8 @@ namespace scorefp
            refinement_level >= *std::max_element(levels.begin(), levels.end());
   }
 
-  ReferenceMetadata reference_metadata(const Parameters &p, const std::string &data_description)
+  ReferenceMetadata reference_metadata(const FiniteElementCase &p,
+                                       const std::string       &data_description)
   {
     ReferenceMetadata m;
     m.scorefp_version    = SCOREFP_VERSION;
@@ -266,7 +267,7 @@ namespace scorefp
     m.process            = p.process;
     m.data               = p.data;
     m.data_description   = data_description;
-    m.scaled_coordinates = p.use_scaled_coordinates();
+    m.scaled_coordinates = p.scaled_coordinates;
     m.geometry           = p.mesh.geometry_name();
     m.parameters         = p.output.parameter_text;
     return m;

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <scorefp/core/input_error.h>
-#include <scorefp/tasks/parameters.h>
+#include <scorefp/fe/finite_element_case.h>
 #include <scorefp/reference/reference_field.h>
 
 #include <deal.II/base/mpi.h>
@@ -62,16 +62,17 @@ namespace scorefp
   };
 
   /// Output/Reference file, relative paths taken relative to Output/Directory.
-  std::string reference_file_path(const Parameters &p);
+  std::string reference_file_path(const FiniteElementCase &p);
 
   /// Whether the solve of this refinement level writes the reference file: one is
   /// requested, files are written, and the level is the finest of Mesh/Refinement levels.
-  bool writes_reference_file(const Parameters  &p,
+  bool writes_reference_file(const FiniteElementCase &p,
                              const unsigned int refinement_level,
                              const bool         write_files);
 
   /// The root attributes of a run's reference file.
-  ReferenceMetadata reference_metadata(const Parameters &p, const std::string &data_description);
+  ReferenceMetadata reference_metadata(const FiniteElementCase &p,
+                                       const std::string       &data_description);
 
   namespace reference_detail
   {
@@ -115,7 +116,7 @@ namespace scorefp
   class ReferenceOutput
   {
   public:
-    ReferenceOutput(const Parameters                               &p,
+    ReferenceOutput(const FiniteElementCase                        &p,
                     const std::string                              &data_description,
                     const dealii::parallel::TriangulationBase<dim> &triangulation)
         : triangulation(triangulation)

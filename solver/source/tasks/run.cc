@@ -77,7 +77,7 @@ namespace scorefp
     class ReferenceFileWriterAdapter : public SolutionWriter<dim, VectorType>
     {
     public:
-      ReferenceFileWriterAdapter(const Parameters                               &p,
+      ReferenceFileWriterAdapter(const FiniteElementCase                        &p,
                                  const std::string                              &data_description,
                                  const dealii::parallel::TriangulationBase<dim> &mesh)
           : output(p, data_description, mesh)
@@ -102,9 +102,9 @@ namespace scorefp
 
     /// The writer factory of a solve: empty unless this level writes the reference file.
     template <int dim, typename VectorType>
-    SolutionWriterFactory<dim, VectorType> reference_writer(const Parameters  &p,
-                                                            const unsigned int level,
-                                                            const bool         write_files)
+    SolutionWriterFactory<dim, VectorType> reference_writer(const FiniteElementCase &p,
+                                                            const unsigned int       level,
+                                                            const bool               write_files)
     {
       if (!writes_reference_file(p, level, write_files))
         return {};
@@ -132,7 +132,7 @@ namespace scorefp
           directory,
           write_files,
           communicator,
-          reference_writer<decltype(dim)::value, typename Backend::Vector>(p, level, write_files));
+          reference_writer<decltype(dim)::value, typename Backend::Vector>(c, level, write_files));
     });
   }
 
@@ -152,7 +152,7 @@ namespace scorefp
           directory,
           write_files,
           communicator,
-          reference_writer<decltype(dim)::value, typename Backend::Vector>(p, level, write_files));
+          reference_writer<decltype(dim)::value, typename Backend::Vector>(c, level, write_files));
     });
   }
 
