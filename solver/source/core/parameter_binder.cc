@@ -51,6 +51,33 @@ namespace scorefp
     return numbers;
   }
 
+  void parse_section_entries(const std::string                                      &section,
+                             const std::vector<std::pair<std::string, std::string>> &entries,
+                             const std::function<void(ParameterBinder &)>           &bind_section)
+  {
+    dealii::ParameterHandler prm;
+    {
+      ParameterBinder declaring(prm, ParameterBinder::Mode::declare);
+      declaring.subsection(section, [&]() { bind_section(declaring); });
+    }
+    prm.enter_subsection(section);
+    for (const auto &[key, text] : entries)
+      try
+        {
+          prm.set(key, text);
+        }
+      catch (const dealii::ExceptionBase &)
+        {
+          prm.leave_subsection();
+          throw InputError(section + "/" + key + " = '" + text +
+                           "' is not a valid entry of section " + section +
+                           " (unknown key or value outside its pattern).");
+        }
+    prm.leave_subsection();
+    ParameterBinder parsing(prm, ParameterBinder::Mode::parse);
+    parsing.subsection(section, [&]() { bind_section(parsing); });
+  }
+
   namespace
   {
     std::string joined(const std::vector<std::string> &names, const std::string &separator)

@@ -18,34 +18,17 @@ namespace scorefp
     const std::string section = "Initial data";
 
     // Run body with a parsing binder inside section Initial data of a handler that
-    // declares the whole section and holds `entries` (key -> text), as a parameter file
-    // holding only these entries would.
+    // holds only `entries`.
     template <typename Body>
     void parse_section(const std::vector<std::pair<std::string, std::string>> &entries,
                        const Body                                             &body)
     {
-      dealii::ParameterHandler prm;
-      {
-        ParameterBinder declaring(prm, ParameterBinder::Mode::declare);
-        DataParameters  defaults;
-        declaring.subsection(section, [&]() { defaults.bind(declaring); });
-      }
-      prm.enter_subsection(section);
-      for (const auto &[key, text] : entries)
-        try
-          {
-            prm.set(key, text);
-          }
-        catch (const dealii::ExceptionBase &)
-          {
-            prm.leave_subsection();
-            throw InputError(section + "/" + key + " = '" + text +
-                             "' is not a valid entry of section " + section +
-                             " (unknown key or value outside its pattern).");
-          }
-      prm.leave_subsection();
-      ParameterBinder parsing(prm, ParameterBinder::Mode::parse);
-      parsing.subsection(section, [&]() { body(parsing); });
+      parse_section_entries(section, entries, [&](ParameterBinder &b) {
+        if (b.declaring())
+          DataParameters().bind(b);
+        else
+          body(b);
+      });
     }
 
     std::string joined_numbers(const double *begin, const double *end)

@@ -15,42 +15,21 @@ namespace scorefp
   {
     const std::string section = "Process";
 
-    // Run body with a parsing binder inside section Process of a handler that declares
-    // the whole section and holds `entries` (key -> text), as a parameter file holding
-    // only these entries would.
+    // Run body with a parsing binder inside section Process of a handler that holds
+    // only `entries` (an unknown Type is named before anything else).
     template <typename Body>
     void parse_section(const std::vector<std::pair<std::string, std::string>> &entries,
                        const Body                                             &body)
     {
-      dealii::ParameterHandler prm;
-      {
-        ParameterBinder   declaring(prm, ParameterBinder::Mode::declare);
-        ProcessParameters defaults;
-        declaring.subsection(section, [&]() { defaults.bind(declaring); });
-      }
-      prm.enter_subsection(section);
       for (const auto &[key, text] : entries)
-        try
-          {
-            if (key == "Type")
-              ProcessRegistry::instance().get(text, section + "/Type");
-            prm.set(key, text);
-          }
-        catch (const dealii::ExceptionBase &)
-          {
-            prm.leave_subsection();
-            throw InputError(section + "/" + key + " = '" + text +
-                             "' is not a valid entry of section " + section +
-                             " (unknown key or value outside its pattern).");
-          }
-        catch (...)
-          {
-            prm.leave_subsection();
-            throw;
-          }
-      prm.leave_subsection();
-      ParameterBinder parsing(prm, ParameterBinder::Mode::parse);
-      parsing.subsection(section, [&]() { body(parsing); });
+        if (key == "Type")
+          ProcessRegistry::instance().get(text, section + "/Type");
+      parse_section_entries(section, entries, [&](ParameterBinder &b) {
+        if (b.declaring())
+          ProcessParameters().bind(b);
+        else
+          body(b);
+      });
     }
 
     // Type, Start time, Final time and the settings, as given (no defaults filled in).

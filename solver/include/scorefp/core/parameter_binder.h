@@ -154,6 +154,15 @@ namespace scorefp
     std::vector<std::pair<std::string, std::string>> recorded;
   };
 
+  /// Parse `entries` (key -> text) of one section as a parameter file holding only these
+  /// entries would: `bind_section` is called once with a declaring binder (inside the
+  /// section, declaring it whole) and once with a parsing binder after the entries are
+  /// set. An unknown key or a value outside its pattern is an InputError naming it.
+  /// Used to rebuild a process or data set from the entries a reference file stores.
+  void parse_section_entries(const std::string                                      &section,
+                             const std::vector<std::pair<std::string, std::string>> &entries,
+                             const std::function<void(ParameterBinder &)>           &bind_section);
+
   /// The shortest text that reads back as exactly x ("0.001", "1e-12", "20").
   std::string format_number(const double x);
 
