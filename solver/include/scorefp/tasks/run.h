@@ -1,6 +1,6 @@
-// A case from start to finish: the dimension and backend named in the parameters
-// choose the solver instantiation; a list of refinement levels becomes a convergence
-// study; the run's record goes to summary.json.
+// A case from start to finish: run_case hands it to the task it names (TaskRegistry);
+// the finite-element solves dispatch on the dimension and backend named in the
+// parameters, the one place where run-time choices meet template instances.
 #pragma once
 
 #include <scorefp/fe/diagnostics.h>
@@ -36,10 +36,8 @@ namespace scorefp
   std::vector<double> observed_rates(const std::vector<double>       &errors,
                                      const std::vector<unsigned int> &levels);
 
-  /// Task = solve: run every refinement level of p (the equation it names), echo the
-  /// parameters into the output directory, print the convergence table, write
-  /// summary.json. The other tasks go to the sampler and the checker. Collective.
-  /// Returns the exit status: 0, or 4 when a check fails.
+  /// Run the task p names (tasks/*_task.cc). Collective. Returns the exit status: 0,
+  /// or 4 when a check fails.
   int
   run_case(const Parameters &p, const dealii::ParameterHandler &prm, const MPI_Comm communicator);
 } // namespace scorefp
