@@ -110,7 +110,7 @@ namespace scorefp
     const unsigned int          d        = p.dimension;
     const SamplerParameters    &sp       = p.sampler;
     const auto                  score    = sp.score_source->create(
-        ScoreSourceContext{*process, *data, p.dimension, p.score, sp.early_stopping});
+        ScoreSourceContext{*process, *data, p.dimension, p.score, sp.early_stopping, p.process});
     const SamplerSettings       settings = sampler_settings(
         p, *process, *data, sp.scheme, sp.n_steps, sp.early_stopping, sp.start, score.get());
     const auto [first, n]       = share_of(sp.n_particles, communicator);

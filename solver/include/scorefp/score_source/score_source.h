@@ -20,6 +20,24 @@
 
 namespace scorefp
 {
+  /// Derivatives of a score field at n points, in arrays the caller sizes; a null
+  /// pointer means "not wanted".
+  struct ScoreDerivatives
+  {
+    double *jacobian        = nullptr; ///< n*d*d: (grad s)_ij = d s_i / d x_j, row i first
+    double *time_derivative = nullptr; ///< n*d: d s / dt
+    double *grad_divergence = nullptr; ///< n*d: grad (div s)
+  };
+
+  /// A potential u(x, t) with s = grad u (Deveney et al.'s parametrisation) and the
+  /// derivatives the log-form residual needs; null pointers are not wanted.
+  struct PotentialValues
+  {
+    double *u         = nullptr; ///< n
+    double *du_dt     = nullptr; ///< n
+    double *laplacian = nullptr; ///< n: Laplacian of u
+  };
+
   /// A score field s(x, t) evaluated for a batch of n points (n*d values, point-major).
   class ScoreModel
   {
@@ -29,6 +47,26 @@ namespace scorefp
     virtual void
     evaluate(const double t, const double *x, const std::size_t n, double *s) const = 0;
     virtual std::string description() const                                         = 0;
+
+    /// True if evaluate_derivatives() gives the exact derivatives of the field as it is
+    /// evaluated (autograd for a network, the derivatives of the interpolant for a grid).
+    virtual bool has_derivatives() const { return false; }
+    /// s and the derivatives asked for in `derivatives` (s may be null). The default
+    /// throws: ask has_derivatives() first.
+    virtual void evaluate_derivatives(const double            t,
+                                      const double           *x,
+                                      const std::size_t       n,
+                                      double                 *s,
+                                      const ScoreDerivatives &derivatives) const;
+    /// True if the field is the gradient of a potential that evaluate_potential() gives.
+    virtual bool is_potential() const { return false; }
+    /// u and the values asked for in `values`. The default throws.
+    virtual void evaluate_potential(const double           t,
+                                    const double          *x,
+                                    const std::size_t      n,
+                                    const PotentialValues &values) const;
+    /// The floating-point type the field is computed in ("float64" or "float32").
+    virtual std::string precision() const { return "float64"; }
   };
 
   /// What a score source may use to make its model.
@@ -41,6 +79,8 @@ namespace scorefp
     const ScoreParameters &score;
     /// The times the sampler visits: [early_stopping, process.final_time].
     double early_stopping;
+    /// The case's section Process, which a model's or grid's recorded process must match.
+    const ProcessParameters &process_parameters;
   };
 
   class ScoreSourceInterface
