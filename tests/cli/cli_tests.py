@@ -590,12 +590,82 @@ def reference_workflow():
               "a density file has no finite-element score (%s)" % result.stderr.strip())
 
 
+def grid():
+    """Task = tabulate score and Sampler/Score = grid: the exact score tabulated, sampled
+    from, and compared with the exact-score samples of the same seed; rank independence;
+    bad grid files and settings."""
+    mixture = ["--set", "Initial data/Type=gaussian mixture", "--set", "Initial data/Weights=0.4; 0.6",
+               "--set", "Initial data/Means=-1, 0.5; 1, -0.5", "--set", "Initial data/Covariances=0.3; 0.5",
+               "--set", "Sampler/Early stopping=1e-2"]
+    with tempfile.TemporaryDirectory() as directory:
+        grids = {}
+        for ranks in (1, 3):
+            out = os.path.join(directory, "tabulate%d" % ranks)
+            result = run(sample_case(out, mixture + [
+                "--set", "Task=tabulate score", "--set", "Tabulation/Points per axis=129",
+                "--set", "Tabulation/Lower corner=-6", "--set", "Tabulation/Upper corner=6"]), ranks)
+            check(result.returncode == 0, "tabulate score runs on %d ranks (%s)" % (ranks, result.stderr[-300:]))
+            grids[ranks] = os.path.join(out, "score-grid.h5")
+            check(os.path.exists(grids[ranks]) and not os.path.exists(grids[ranks] + ".partial"),
+                  "the grid file is written under its final name only")
+            if ranks == 1:
+                print(result.stdout[-1500:])
+                check("tabulating the score (exact)" in result.stdout and "129 x 129" in result.stdout
+                      and "33 times in [0.01, 1]" in result.stdout,
+                      "the task says what it tabulates, on which grid and when")
+                check("Total wallclock time elapsed" in result.stdout, "a timer summary is printed")
+                check(os.path.exists(os.path.join(out, "parameters.prm")), "parameters.prm is echoed")
+
+        def sample(name, extra):
+            out = os.path.join(directory, name)
+            result = run(sample_case(out, mixture + extra), 2)
+            check(result.returncode == 0, name + " samples (%s)" % result.stderr[-300:])
+            return out, read_npy(os.path.join(out, "samples.npy"))[1]
+
+        _, exact = sample("exact", ["--set", "Sampler/Score=exact"])
+        out, from_grid = sample("grid1", ["--set", "Sampler/Score=grid", "--set", "Sampler/Grid file=" + grids[1]])
+        _, from_grid3 = sample("grid3", ["--set", "Sampler/Score=grid", "--set", "Sampler/Grid file=" + grids[3]])
+        # Same seed and noise: the particles differ by the interpolation error alone.
+        difference = max(abs(a - b) for a, b in zip(exact, from_grid))
+        print("grid score: max |x_grid - x_exact| = %.3g" % difference)
+        check(difference < 1e-3, "grid-score particles within 1e-3 of the exact-score ones (%.3g)" % difference)
+        check(from_grid == from_grid3, "grids tabulated on 1 and 3 ranks give bit-identical samples")
+        meta = json.load(open(os.path.join(out, "samples.npy.json")))
+        check(meta["score"].startswith("grid '" + grids[1] + "'"), "samples.npy.json names the grid (%s)" % meta["score"])
+        # Bad settings and grids: one sentence naming the culprit, no samples.
+        settings = [
+            ("grid score without file", ["--set", "Sampler/Score=grid"], r"Sampler/Grid file"),
+            ("missing grid file", ["--set", "Sampler/Score=grid", "--set", "Sampler/Grid file=/nonexistent/g.h5"],
+             r"/nonexistent/g\.h5.*does not exist"),
+            ("another process", ["--set", "Sampler/Score=grid", "--set", "Sampler/Grid file=" + grids[1],
+                                 "--set", "Process/beta max=10"], r"another process.*beta max = 20"),
+            ("times not covered", ["--set", "Sampler/Score=grid", "--set", "Sampler/Grid file=" + grids[1],
+                                   "--set", "Sampler/Early stopping=1e-3"], r"times covering"),
+            ("wrong dimension", ["--set", "Sampler/Score=grid", "--set", "Sampler/Grid file=" + grids[1],
+                                 "--set", "Dimension=3", "--set", "Initial data/Means=-1, 0.5, 0; 1, -0.5, 0"],
+             r"2-dimensional, but Dimension = 3"),
+            ("tabulation times outside", ["--set", "Task=tabulate score", "--set", "Tabulation/Times=0.5, 2"],
+             r"Tabulation/Times"),
+            ("too few points", ["--set", "Task=tabulate score", "--set", "Tabulation/Points per axis=3"],
+             r"Points per axis"),
+        ]
+        for index, (what, extra, pattern) in enumerate(settings):
+            out = os.path.join(directory, "bad%d" % index)
+            result = run(sample_case(out, mixture + extra), 2, timeout=120)
+            errors = [line for line in result.stderr.splitlines() if line.startswith("scorefp:")]
+            check(result.returncode != 0, what + ": non-zero exit")
+            check(len(errors) == 1 and re.search(pattern, errors[0]) is not None,
+                  what + ": one sentence naming the culprit (%r)" % errors)
+            check(not os.path.exists(os.path.join(out, "samples.npy")) and
+                  not os.path.exists(os.path.join(out, "score-grid.h5")), what + ": no output file")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("group", choices=["demo", "outputs", "bad_input", "parameters", "score",
                                           "score_cases", "samplers", "checker",
                                           "sampler_bad_input", "scheme_tables",
-                                          "reference_workflow"])
+                                          "reference_workflow", "grid"])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--mpirun", default="mpirun")
     ARGS = parser.parse_args()

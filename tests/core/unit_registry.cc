@@ -154,7 +154,13 @@ namespace scorefp
   TEST(Tasks, EveryTaskIsRegisteredAndListsOnlyItsSections)
   {
     EXPECT_EQ(TaskRegistry::instance().names(),
-              (std::vector<std::string>{"check", "evaluate", "sample", "scheme table", "solve"}));
+              (std::vector<std::string>{"check",
+                                        "check score",
+                                        "evaluate",
+                                        "sample",
+                                        "scheme table",
+                                        "solve",
+                                        "tabulate score"}));
     for (const std::string &name : TaskRegistry::instance().names())
       {
         const auto               sections = TaskRegistry::instance().get(name).create_default()->sections();
@@ -173,6 +179,7 @@ namespace scorefp
                                           "Sampler",
                                           "Scheme table",
                                           "Evaluation",
+                                          "Tabulation",
                                           "Checker"})
           EXPECT_EQ(text.str().find("subsection " + section + "\n") != std::string::npos,
                     sections.count(section) == 1)

@@ -119,8 +119,8 @@ namespace scorefp
 
     void Reader::fail(const std::string &what) const
     {
-      throw InputError("Reference file '" + file + "' is inconsistent: " + what +
-                       "; expected a file written by scorefp (postprocess/REFERENCE_FORMAT.md).");
+      throw InputError(kind + " '" + file + "' is inconsistent: " + what + "; expected " +
+                       expected + ".");
     }
 
     bool Reader::has_attribute(const hid_t object, const std::string &name) const

@@ -1,5 +1,5 @@
-// A small RAII layer over the HDF5 C API for reference files (private to the
-// reference module): identifiers closed by their own close function, groups, datasets
+// A small RAII layer over the HDF5 C API for reference files and score grids (private
+// to the library): identifiers closed by their own close function, groups, datasets
 // and scalar attributes of the three types the format uses (float64, int64, UTF-8
 // strings), and a reader whose every failure is an InputError naming the file.
 //
@@ -99,8 +99,15 @@ namespace scorefp
     class Reader
     {
     public:
-      explicit Reader(const std::string &file)
+      /// kind and expected word the messages: "KIND 'F' is inconsistent: WHAT; expected
+      /// EXPECTED." (a reference file unless told otherwise).
+      explicit Reader(const std::string &file,
+                      const std::string &kind = "Reference file",
+                      const std::string &expected =
+                          "a file written by scorefp (postprocess/REFERENCE_FORMAT.md)")
           : file(file)
+          , kind(kind)
+          , expected(expected)
       {
       }
 
@@ -127,7 +134,7 @@ namespace scorefp
       /// The first dimension of a dataset (0 if it has none).
       hsize_t leading_dimension(const hid_t parent, const std::string &name) const;
 
-      std::string file;
+      std::string file, kind, expected;
 
     private:
       std::vector<hsize_t> shape_of(const Handle &set, const std::string &name) const;

@@ -81,7 +81,7 @@ namespace scorefp
       for (const auto &[key, value] : table)
         if (key == name)
           return value;
-      throw InputError(what + " '" + name + "' is not one of " + joined(names_of(table)) + ".");
+      throw InputError(what + " is '" + name + "', not one of " + joined(names_of(table)) + ".");
     }
 
     /// The first line of a libtorch message (the rest is a C++ or TorchScript trace).
@@ -124,11 +124,23 @@ namespace scorefp
         module.eval();
         at::set_num_threads(int(std::max(1u, p.threads)));
         read_metadata(extra["scorefp.json"], p, context);
+        // The model's precision: that of its parameters, else of its buffers (a
+        // closed form has only buffers), else what the metadata says.
+        bool typed = false;
         for (const auto &parameter : module.parameters())
           {
             dtype = parameter.scalar_type();
+            typed = true;
             break;
           }
+        for (const auto &buffer : module.buffers())
+          if (!typed && buffer.is_floating_point())
+            {
+              dtype = buffer.scalar_type();
+              typed = true;
+            }
+        if (!typed && metadata_dtype == "float32")
+          dtype = torch::kFloat;
         if (dtype != torch::kDouble && dtype != torch::kFloat)
           throw InputError("Sampler/Model file '" + file +
                            "' has parameters of a type other than float64 or float32.");
@@ -289,15 +301,15 @@ namespace scorefp
         };
         parametrisation = lookup(parametrisations,
                                  setting("parametrisation", p.parametrisation),
-                                 "The parametrisation of '" + file + "',");
+                                 "The parametrisation of '" + file + "'");
         time_input =
-            lookup(time_inputs, setting("time input", p.time_input), "The time input of '" + file + "',");
+            lookup(time_inputs, setting("time input", p.time_input), "The time input of '" + file + "'");
         const std::string scaling = p.input_scaling != "from metadata" ?
                                         p.input_scaling :
                                         meta.value("input scaling", std::string("none"));
         if (scaling != "none" && scaling != "x/m")
-          throw InputError("The input scaling of '" + file + "', '" + scaling +
-                           "', is not one of none or x/m.");
+          throw InputError("The input scaling of '" + file + "' is '" + scaling +
+                           "', not one of none or x/m.");
         scale_input = scaling == "x/m";
         metadata_dtype = meta.value("dtype", std::string());
 

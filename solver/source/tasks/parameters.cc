@@ -82,6 +82,8 @@ namespace scorefp
     b.subsection("Sampler", [&]() { sampler.bind(b); });
     b.subsection("Scheme table", [&]() { scheme_table.bind(b); });
     b.subsection("Evaluation", [&]() { evaluation.bind(b); });
+    b.subsection("Tabulation", [&]() { tabulation.bind(b); });
+    b.subsection("Score check", [&]() { score_check.bind(b); });
     b.subsection("Checker", [&]() { checker.bind(b); });
     if (!b.parsing())
       return;

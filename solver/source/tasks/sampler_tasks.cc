@@ -101,23 +101,25 @@ namespace scorefp
 
   void run_sampler_task(const Parameters &p, const MPI_Comm communicator)
   {
+    const SamplerParameters &sp        = p.sampler;
+    const std::string        directory = p.output.directory;
+    const std::string        file      = directory + "/" + sp.samples_file;
+    const std::string        csv_file  = file.substr(0, file.find_last_of('.')) + ".csv";
+    remove_stale_outputs({file, file + ".json", csv_file}, communicator);
+    // The score model before the timer: a model file that does not fit fails before
+    // the timer exists (whose destructor would otherwise add a paragraph to the error).
+    const auto                  process  = create_process(p.process);
+    const auto                  data     = create_data(p.data, p.dimension);
+    const auto                  score    = sp.score_source->create(
+        ScoreSourceContext{*process, *data, p.dimension, p.score, sp.early_stopping, p.process});
     TaskOutput                  output(p, communicator);
     const bool                  root     = output.root;
     dealii::ConditionalOStream &pcout    = output.pcout;
     dealii::TimerOutput        &timer    = output.timer;
-    const auto                  process  = create_process(p.process);
-    const auto                  data     = create_data(p.data, p.dimension);
     const unsigned int          d        = p.dimension;
-    const SamplerParameters    &sp       = p.sampler;
-    const auto                  score    = sp.score_source->create(
-        ScoreSourceContext{*process, *data, p.dimension, p.score, sp.early_stopping, p.process});
     const SamplerSettings       settings = sampler_settings(
         p, *process, *data, sp.scheme, sp.n_steps, sp.early_stopping, sp.start, score.get());
     const auto [first, n]       = share_of(sp.n_particles, communicator);
-    const std::string directory = p.output.directory;
-    const std::string file      = directory + "/" + sp.samples_file;
-    const std::string csv_file  = file.substr(0, file.find_last_of('.')) + ".csv";
-    output.remove_stale({file, file + ".json", csv_file});
 
     pcout << "scorefp " << SCOREFP_VERSION << ": sampler " << sp.scheme << " (" << sp.n_steps
           << " steps, " << time_grid_name(sp.time_grid) << " grid";

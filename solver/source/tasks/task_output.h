@@ -76,6 +76,15 @@ namespace scorefp
   void run_scheme_table_task(const Parameters &p, const MPI_Comm communicator);
   void run_evaluation_task(const Parameters &p, const MPI_Comm communicator);
 
+  /// Remove the outputs an earlier run left (on rank 0), so that a run that fails
+  /// leaves none that look valid.
+  inline void remove_stale_outputs(const std::vector<std::string> &files, const MPI_Comm communicator)
+  {
+    if (dealii::Utilities::MPI::this_mpi_process(communicator) == 0)
+      for (const std::string &file : files)
+        std::filesystem::remove(file);
+  }
+
   struct TaskOutput
   {
     TaskOutput(const Parameters &p, const MPI_Comm communicator)
@@ -88,8 +97,7 @@ namespace scorefp
     {
     }
 
-    /// Remove the outputs an earlier run left (on rank 0), so that a run that fails
-    /// leaves none that look valid.
+    /// remove_stale_outputs() on rank 0.
     void remove_stale(const std::vector<std::string> &files) const
     {
       if (root)

@@ -13,6 +13,8 @@
 #include <scorefp/reference/evaluation_parameters.h>
 #include <scorefp/sampling/sampler_parameters.h>
 #include <scorefp/score/score_parameters.h>
+#include <scorefp/score_check/score_check_parameters.h>
+#include <scorefp/score_source/grid_score.h>
 #include <scorefp/time_integration/time_stepping.h>
 
 #include <ostream>
@@ -46,6 +48,8 @@ namespace scorefp
     SchemeTableParameters    scheme_table;
     CheckerParameters        checker;
     EvaluationParameters     evaluation;
+    TabulationParameters     tabulation;
+    ScoreCheckParameters     score_check;
 
     /// Scaled coordinates in effect: "auto" means on for VE and EDM.
     bool use_scaled_coordinates() const;
