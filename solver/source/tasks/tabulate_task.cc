@@ -4,6 +4,7 @@
 // Section Tabulation says where and when.
 #include <scorefp/core/input_error.h>
 #include <scorefp/core/parameter_binder.h>
+#include <scorefp/io/json.h>
 #include <scorefp/process/forward_process.h>
 #include <scorefp/sampling/sampling.h>
 #include <scorefp/score_source/grid_score.h>
@@ -179,7 +180,7 @@ namespace scorefp
           ScoreSourceContext{*process, *data, p.dimension, p.score, sp.early_stopping, p.process});
       const GridBox     box  = grid_box(p);
       const std::string file = p.output.directory + "/" + p.tabulation.output_file;
-      output.remove_stale({file, file + ".partial"});
+      output.remove_stale({file, file + ".partial", file + ".json"});
 
       ScoreGrid grid;
       for (unsigned int j = 0; j < p.dimension; ++j)
@@ -231,7 +232,28 @@ namespace scorefp
       {
         dealii::TimerOutput::Scope scope(timer, "write");
         if (output.root)
-          write_score_grid(file, grid);
+          {
+            write_score_grid(file, grid);
+            // What the grid holds, next to it (as samples.npy.json next to samples).
+            double max_abs = 0, sum_squares = 0;
+            for (const double v : grid.values)
+              {
+                max_abs = std::max(max_abs, std::abs(v));
+                sum_squares += v * v;
+              }
+            Json json;
+            json["scorefp_version"] = SCOREFP_VERSION;
+            json["grid"]            = p.tabulation.output_file;
+            json["score"]           = score->description();
+            json["dimension"]       = p.dimension;
+            json["points_per_axis"] = box.points;
+            json["lower_corner"]    = box.lower;
+            json["upper_corner"]    = box.upper;
+            json["times"]           = grid.times;
+            json["max_abs_score"]   = max_abs;
+            json["rms_score"]       = std::sqrt(sum_squares / std::max<std::size_t>(grid.values.size(), 1));
+            write_json_atomically(file + ".json", json);
+          }
       }
       const double megabytes = 8.0 * grid.times.size() * n_nodes * p.dimension / 1e6;
       pcout << "Tabulated " << grid.times.size() << " x " << n_nodes << " score values in "
