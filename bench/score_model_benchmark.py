@@ -12,7 +12,7 @@ For each shipped model of tests/data/models (and the exact blob score as TorchSc
   torch.set_num_threads(1), forward on batches of the same size under no_grad (the
   potential models with their gradient, as scorefp does); evaluations per second;
 * the cost of a full score check: params/check-score-blob.prm on 1 and 2 ranks (the
-  timer's "check" section, errors + residuals + curl by autograd at 57600 points x 4 times).
+  timer's "check" section: errors, residuals and curl by autograd at 57600 points x 5 times).
 
 Printed side by side in one table. Needs Debian's python3-torch and numpy.
 """
@@ -102,7 +102,7 @@ def main():
             theirs = pytorch_rate(model, particles, steps, batch)
             print("| %s | %.3g | %.3g | %.2f |" % (os.path.basename(model), ours, theirs, ours / theirs))
         print()
-        print("Full score check, params/check-score-blob.prm (80 x 80 cells, 9 Gauss points, 4 times)")
+        print("Full score check, params/check-score-blob.prm (80 x 80 cells, 9 Gauss points, 5 times)")
         print("| ranks | check seconds |")
         print("|---|---|")
         for ranks in [1, 2]:

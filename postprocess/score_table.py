@@ -31,11 +31,17 @@ def _run(args, build, mpirun, ranks):
         raise RuntimeError("scorefp %s failed: %s" % (" ".join(args), result.stderr.strip()))
 
 
-def score_table(work, build=os.path.join(ROOT, "build"), mpirun="mpirun", ranks=2, quiet=False):
-    """One row per model: its name, description, the checked times and a list per column."""
+def score_table(work, build=os.path.join(ROOT, "build"), mpirun="mpirun", ranks=2, quiet=False,
+                refinement=None):
+    """One row per model: its name, description, the checked times and a list per column.
+    refinement: Mesh/Refinement levels of the check mesh (default: the case's 4, 80 x 80
+    cells; the grid keeps its nodes)."""
     quiet_args = ["--set", "Output/Quiet=true"] if quiet else []
+    if refinement is not None:
+        quiet_args += ["--set", "Mesh/Refinement levels=%d" % refinement]
     grid_directory = os.path.join(work, "tabulate-exact-blob")
-    _run(["params/tabulate-exact-blob.prm", "--set", "Output/Directory=" + grid_directory] + quiet_args,
+    _run(["params/tabulate-exact-blob.prm", "--set", "Output/Directory=" + grid_directory,
+          "--set", "Output/Quiet=%s" % ("true" if quiet else "false")],
          build, mpirun, ranks)
     grid = os.path.join(grid_directory, "exact-blob-grid.h5")
     runs = [("exact (grid)", ["--set", "Sampler/Score=grid", "--set", "Sampler/Grid file=" + grid])]

@@ -60,6 +60,12 @@ from typing import Dict
 
 import torch
 
+# TorchScript's optimising graph executor (torch 1.13), which takes over from a module's
+# second call, returns non-finite Hessians of Softplus networks differentiated twice
+# with create_graph; scorefp (torchscript_score.cc) turns it off too, so both evaluate
+# the same way.
+torch._C._set_graph_executor_optimize(False)
+
 #: The ``format`` value of the metadata this module writes.
 FORMAT = "scorefp score model 1"
 #: The name of the extra file that holds the metadata.

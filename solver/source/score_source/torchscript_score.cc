@@ -11,6 +11,7 @@
 // Torch first: deal.II defines a macro Assert, which torch uses as a class name.
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 // clang-format off
 #include <scorefp/core/input_error.h>
@@ -110,6 +111,12 @@ namespace scorefp
         if (!std::filesystem::is_regular_file(file))
           throw InputError("Sampler/Model file '" + file + "' does not exist; expected a "
                            "TorchScript file (torch.jit.save).");
+        // libtorch 1.13's optimising graph executor, which takes over from the second
+        // call of a module, returns non-finite Hessians of Softplus networks when
+        // differentiated twice with create_graph (Deveney's potential MLP, reproduced
+        // in Python too); the unoptimised executor is exact, and a small MLP gains
+        // little from fusion on the CPU.
+        torch::jit::setGraphExecutorOptimize(false);
         torch::jit::ExtraFilesMap extra{{"scorefp.json", ""}};
         try
           {
@@ -174,13 +181,13 @@ namespace scorefp
             {
               const auto [X, tau] = inputs(t, x + first * d, size, false);
               const auto S        = score_of(X, tau, t, false);
-              copy_out(S, s + first * d, t);
+              copy_out(S, s + first * d, t, "score");
             }
           else
             {
               torch::NoGradGuard no_grad;
               const auto [X, tau] = inputs(t, x + first * d, size, false);
-              copy_out(score_of(X, tau, t, false), s + first * d, t);
+              copy_out(score_of(X, tau, t, false), s + first * d, t, "score");
             }
         });
       }
@@ -213,19 +220,20 @@ namespace scorefp
                   grads[1].defined() ? grads[1] : torch::zeros({long(size)}, torch::kDouble);
               divergence = divergence + row.select(1, i);
               if (D.jacobian)
-                copy_strided(row, D.jacobian + first * d * d + i * d, d * d, t);
+                copy_strided(row, D.jacobian + first * d * d + i * d, d * d, t, "Jacobian");
               if (D.time_derivative)
-                copy_strided(dt.reshape({long(size), 1}), D.time_derivative + first * d + i, d, t);
+                copy_strided(dt.reshape({long(size), 1}), D.time_derivative + first * d + i, d, t, "time derivative");
             }
           if (second)
             {
               const auto g = torch::autograd::grad({divergence.sum()}, {X}, {}, true, false, true);
               copy_out(g[0].defined() ? g[0] : torch::zeros_like(X),
                        D.grad_divergence + first * d,
-                       t);
+                       t,
+                       "grad div");
             }
           if (s)
-            copy_out(S.detach(), s + first * d, t);
+            copy_out(S.detach(), s + first * d, t, "score");
         });
       }
 
@@ -240,7 +248,7 @@ namespace scorefp
           const auto [X, tau] = inputs(t, x + first * d, size, true);
           const auto u        = potential_of(X, tau, t);
           if (V.u)
-            copy_out(u.detach().reshape({long(size), 1}), V.u + first, t);
+            copy_out(u.detach().reshape({long(size), 1}), V.u + first, t, "potential");
           if (V.du_dt || V.laplacian)
             {
               const auto grads = torch::autograd::grad(
@@ -249,7 +257,8 @@ namespace scorefp
                 copy_out((grads[1].defined() ? grads[1] : torch::zeros({long(size)}, torch::kDouble))
                              .reshape({long(size), 1}),
                          V.du_dt + first,
-                         t);
+                         t,
+                         "du/dt");
               if (V.laplacian)
                 {
                   torch::Tensor laplacian = torch::zeros({long(size)}, torch::kDouble);
@@ -260,7 +269,7 @@ namespace scorefp
                       if (h[0].defined())
                         laplacian = laplacian + h[0].select(1, i);
                     }
-                  copy_out(laplacian.reshape({long(size), 1}), V.laplacian + first, t);
+                  copy_out(laplacian.reshape({long(size), 1}), V.laplacian + first, t, "Laplacian");
                 }
             }
         });
@@ -524,27 +533,31 @@ namespace scorefp
         return s.str();
       }
 
-      void check_finite(const torch::Tensor &values, const double t) const
+      void check_finite(const torch::Tensor &values, const double t, const char *what) const
       {
         if (!torch::isfinite(values).all().item<bool>())
-          throw InputError("Sampler/Model file '" + file + "' returns non-finite values at t = " +
-                           format_number(t) + ".");
+          throw InputError("Sampler/Model file '" + file + "' gives non-finite values (" + what +
+                           ") at t = " + format_number(t) + ".");
       }
 
       /// Copy an [n, k] tensor into out (point-major, k values per point).
-      void copy_out(const torch::Tensor &values, double *out, const double t) const
+      void copy_out(const torch::Tensor &values, double *out, const double t, const char *what) const
       {
         const torch::Tensor c = values.detach().to(torch::kDouble).contiguous();
-        check_finite(c, t);
+        check_finite(c, t, what);
         std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), out);
       }
 
       /// Copy an [n, k] tensor into out with a stride of `stride` between points.
       void
-      copy_strided(const torch::Tensor &values, double *out, const std::size_t stride, const double t) const
+      copy_strided(const torch::Tensor &values,
+                   double              *out,
+                   const std::size_t    stride,
+                   const double         t,
+                   const char          *what) const
       {
         const torch::Tensor c = values.detach().to(torch::kDouble).contiguous();
-        check_finite(c, t);
+        check_finite(c, t, what);
         const long    n = c.size(0), k = c.size(1);
         const double *v = c.data_ptr<double>();
         for (long i = 0; i < n; ++i)
