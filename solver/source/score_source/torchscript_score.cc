@@ -177,18 +177,10 @@ namespace scorefp
       void evaluate(const double t, const double *x, const std::size_t n, double *s) const override
       {
         for_batches(n, [&](const std::size_t first, const std::size_t size) {
-          if (is_potential())
-            {
-              const auto [X, tau] = inputs(t, x + first * d, size, false);
-              const auto S        = score_of(X, tau, t, false);
-              copy_out(S, s + first * d, t, "score");
-            }
-          else
-            {
-              torch::NoGradGuard no_grad;
-              const auto [X, tau] = inputs(t, x + first * d, size, false);
-              copy_out(score_of(X, tau, t, false), s + first * d, t, "score");
-            }
+          // No graph, except for the gradient that turns a potential into s.
+          const c10::AutoGradMode graph_mode(is_potential());
+          const auto [X, tau] = inputs(t, x + first * d, size, false);
+          copy_out(score_of(X, tau, t, false), s + first * d, t, "score");
         });
       }
 
@@ -246,7 +238,7 @@ namespace scorefp
           ScoreModel::evaluate_potential(t, x, n, V);
         for_batches(n, [&](const std::size_t first, const std::size_t size) {
           const auto [X, tau] = inputs(t, x + first * d, size, true);
-          const auto u        = potential_of(X, tau, t);
+          const auto u        = network(X, tau, t);
           if (V.u)
             copy_out(u.detach().reshape({long(size), 1}), V.u + first, t, "potential");
           if (V.du_dt || V.laplacian)
@@ -485,11 +477,6 @@ namespace scorefp
         if (!result.isTensor())
           throw std::runtime_error("forward returns something other than a tensor");
         return result.toTensor();
-      }
-
-      torch::Tensor potential_of(const torch::Tensor &X, const torch::Tensor &tau, const double t) const
-      {
-        return network(X, tau, t);
       }
 
       /// s(X, tau) as a differentiable function of X and tau.
