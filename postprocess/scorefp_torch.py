@@ -947,6 +947,19 @@ def _process_from_args(args):
     return make_process(args.process, **parameters)
 
 
+def add_report_arguments(parser, data_sets):
+    """The arguments the residual and fisher commands share."""
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--times", default="0.1,0.3,0.6,1.0",
+                        help="comma-separated times (default 0.1,0.3,0.6,1.0)")
+    parser.add_argument("--samples", type=int, default=2000,
+                        help="samples of p_t per time (default 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--data", choices=data_sets,
+                        help="data set (default: the model's metadata)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+
+
 def add_process_arguments(parser):
     """--process and its parameters (defaults: scorefp's)."""
     parser.add_argument("--process", choices=sorted(PROCESSES), default="VP",
@@ -1117,15 +1130,7 @@ def main(argv=None):
         description="For each model file: the mean of |r|^2, r the score-form Fokker-Planck "
                     "residual (MATH.md section 3) by autograd, over samples of p_t of the "
                     "model's data set and process (from its metadata), at each time.")
-    residual.add_argument("models", nargs="+")
-    residual.add_argument("--times", default="0.1,0.3,0.6,1.0",
-                          help="comma-separated times (default 0.1,0.3,0.6,1.0)")
-    residual.add_argument("--samples", type=int, default=2000,
-                          help="samples of p_t per time (default 2000)")
-    residual.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    residual.add_argument("--data", choices=DATA_SETS,
-                          help="data set (default: the model's metadata)")
-    residual.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    add_report_arguments(residual, DATA_SETS)
     residual.set_defaults(run=_command_residual)
 
     fisher = commands.add_parser(
@@ -1133,15 +1138,7 @@ def main(argv=None):
         description="For each model file whose data set is a Gaussian mixture (blob, "
                     "8gaussians, ...): E|s_hat - s|^2 / E|s|^2 over samples of p_t, s the exact "
                     "score, at each time.")
-    fisher.add_argument("models", nargs="+")
-    fisher.add_argument("--times", default="0.1,0.3,0.6,1.0",
-                        help="comma-separated times (default 0.1,0.3,0.6,1.0)")
-    fisher.add_argument("--samples", type=int, default=2000,
-                        help="samples of p_t per time (default 2000)")
-    fisher.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    fisher.add_argument("--data", choices=list(MIXTURES),
-                        help="data set (default: the model's metadata)")
-    fisher.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    add_report_arguments(fisher, list(MIXTURES))
     fisher.set_defaults(run=_command_fisher)
 
     args = parser.parse_args(argv)

@@ -56,6 +56,18 @@ def time_feature(t: torch.Tensor, kind: str) -> torch.Tensor:
     return t
 
 
+def mlp(inputs, width, depth, outputs, activation, beta):
+    """inputs -> width (depth hidden layers, each Linear then the activation) -> outputs."""
+    layers, size = [], inputs
+    for _ in range(depth):
+        layers.append(torch.nn.Linear(size, width))
+        layers.append(torch.nn.Softplus(beta=beta) if activation == "softplus"
+                      else ACTIVATIONS[activation]())
+        size = width
+    layers.append(torch.nn.Linear(size, outputs))
+    return torch.nn.Sequential(*layers)
+
+
 class DirectScore(torch.nn.Module):
     """MLP (x, t) -> s: (d + 1) -> width x depth -> d."""
 
@@ -63,14 +75,7 @@ class DirectScore(torch.nn.Module):
                  time_feature="t"):
         super().__init__()
         self.time_feature = time_feature
-        layers, size = [], dimension + 1
-        for _ in range(depth):
-            layers.append(torch.nn.Linear(size, width))
-            layers.append(torch.nn.Softplus(beta=beta) if activation == "softplus"
-                          else ACTIVATIONS[activation]())
-            size = width
-        layers.append(torch.nn.Linear(size, dimension))
-        self.net = torch.nn.Sequential(*layers)
+        self.net = mlp(dimension + 1, width, depth, dimension, activation, beta)
         self.dimension = dimension
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -84,14 +89,7 @@ class PotentialScore(torch.nn.Module):
                  time_feature="t"):
         super().__init__()
         self.time_feature = time_feature
-        layers, size = [], dimension + 1
-        for _ in range(depth):
-            layers.append(torch.nn.Linear(size, width))
-            layers.append(torch.nn.Softplus(beta=beta) if activation == "softplus"
-                          else ACTIVATIONS[activation]())
-            size = width
-        layers.append(torch.nn.Linear(size, 1))
-        self.net = torch.nn.Sequential(*layers)
+        self.net = mlp(dimension + 1, width, depth, 1, activation, beta)
         self.dimension = dimension
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
