@@ -200,6 +200,22 @@ def exact():
             check(np.array_equal(samples[0], samples[1]),
                   "1 and 3 ranks write bit-identical samples from a TorchScript potential model")
 
+        # The check itself does not depend on the rank count beyond round-off.
+        model = os.path.join(ROOT, "tests", "data", "models", "blob-vp-direct.pt")
+        summaries = []
+        for ranks in [1, 2]:
+            out = os.path.join(work, "check-ranks-%d" % ranks)
+            result = run([prm] + check_case(out, model), ranks)
+            check(result.returncode == 0, "%d ranks: check score runs (%s)" % (ranks, result.stderr.strip()))
+            if result.returncode == 0:
+                summaries.append(summary(out)["times"])
+        if len(summaries) == 2:
+            worst = max(abs(a[key] - b[key]) / abs(b[key])
+                        for a, b in zip(*summaries) for key in
+                        ["l2_error_domain", "l2_error_bulk", "l2_error_tail", "fisher_divergence",
+                         "score_residual", "curl", "mass"])
+            check(worst < 1e-10, "check score on 1 and 2 ranks agrees (relative %g)" % worst)
+
         # A float32 model is accepted, and its precision reported.
         model = export_exact(os.path.join(work, "float32.pt"), "blob", ["--dtype", "float32"])
         out = os.path.join(work, "out-float32")
