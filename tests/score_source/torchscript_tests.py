@@ -216,6 +216,34 @@ def exact():
                          "score_residual", "curl", "mass"])
             check(worst < 1e-10, "check score on 1 and 2 ranks agrees (relative %g)" % worst)
 
+        # Against a reference file's finite-element score (a coarse score run of the blob):
+        # the exact model's error against the file is the file's error against the
+        # closed form.
+        reference = os.path.join(work, "score-reference")
+        result = run(["params/reference-vp-2d.prm", "--set", "Output/Directory=" + reference,
+                      "--set", "Equation=score", "--set", "Discretization/Polynomial degree=3",
+                      "--set", "Mesh/Refinement levels=2", "--set", "Output/Reference grid points=33",
+                      "--set", "Time stepping/Tolerance=1e-4", "--set", "Output/Quiet=true"])
+        check(result.returncode == 0, "a score run writes a reference file (%s)" % result.stderr[-300:])
+        if result.returncode == 0:
+            file = os.path.join(reference, "reference.h5")
+            out = os.path.join(work, "against-file")
+            result = run([prm] + check_case(out, os.path.join(work, "score-t-none.pt"), extra=[
+                "--set", "Score check/Reference=reference file", "--set", "Score check/Reference file=" + file]))
+            out_fe = os.path.join(work, "file-against-closed-form")
+            result_fe = run([prm] + check_case(out_fe, "unused", extra=[
+                "--set", "Sampler/Score=reference file", "--set", "Sampler/Reference file=" + file]))
+            check(result.returncode == 0 and result_fe.returncode == 0,
+                  "check score against a reference file runs (%s%s)" % (result.stderr[-300:], result_fe.stderr[-300:]))
+            if result.returncode == 0 and result_fe.returncode == 0:
+                mine, theirs = summary(out), summary(out_fe)
+                check("finite-element score of" in mine["reference"], "the reference is the file's score")
+                for a, b in zip(mine["times"], theirs["times"]):
+                    check(0 < a["l2_error_domain"] < 5e-2 and
+                          abs(a["l2_error_domain"] / b["l2_error_domain"] - 1) < 0.1,
+                          "t=%g: exact model vs file %g = file vs closed form %g (10%%)"
+                          % (a["time"], a["l2_error_domain"], b["l2_error_domain"]))
+
         # A float32 model is accepted, and its precision reported.
         model = export_exact(os.path.join(work, "float32.pt"), "blob", ["--dtype", "float32"])
         out = os.path.join(work, "out-float32")
@@ -231,6 +259,11 @@ def exact():
 class Shape(torch.nn.Module):
     def forward(self, x, t):
         return x[:, :1]
+
+
+class ThreeInputs(torch.nn.Module):
+    def forward(self, x, t):
+        return x @ torch.ones(3, 2, dtype=torch.float64)
 
 
 class Infinite(torch.nn.Module):
@@ -262,10 +295,12 @@ def bad_input():
             ("not TorchScript", junk, [], r"junk\.pt' is not a TorchScript file"),
             ("wrong output shape", save(Shape(), os.path.join(work, "shape.pt")), [],
              r"shape\.pt' returns a tensor of shape \[3, 1\].*expected \[3, 2\]"),
+            ("wrong input shape", save(ThreeInputs(), os.path.join(work, "input.pt")), [],
+             r"input\.pt' fails on inputs x\[3, 2\], t\[3\]"),
             ("dimension mismatch", save(Shape(), os.path.join(work, "dim.pt"), dimension=3), [],
              r"dim\.pt' is a 3-dimensional model, but Dimension = 2"),
             ("non-finite output", save(Infinite(), os.path.join(work, "inf.pt")), [],
-             r"inf\.pt' returns non-finite values"),
+             r"inf\.pt' gives non-finite values \(score\)"),
             ("unknown parametrisation", save(Shape(), os.path.join(work, "par.pt"), parametrisation="eps"),
              [], r"parametrisation of '.*par\.pt' is 'eps', not one of score, noise"),
             ("unknown time input", save(Shape(), os.path.join(work, "time.pt"), **{"time input": "log t"}),
