@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -47,7 +48,6 @@ def run(args, ranks=2, timeout=300):
 def export_exact(path, data="blob", extra=()):
     command = [sys.executable, os.path.join(ROOT, "postprocess", "scorefp_torch.py"),
                "export-exact", "--data", data, "--out", path, "--quiet"] + list(extra)
-    import subprocess
     subprocess.run(command, check=True)
     return path
 

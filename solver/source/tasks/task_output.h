@@ -97,7 +97,7 @@ namespace scorefp
     {
     }
 
-    /// remove_stale_outputs() on rank 0.
+    /// The same as remove_stale_outputs(), for a task whose output already exists.
     void remove_stale(const std::vector<std::string> &files) const
     {
       if (root)
