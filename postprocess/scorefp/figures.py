@@ -2,7 +2,7 @@
 """Figures of scorefp runs: one command per figure, each reading a run's output directory.
 
     /usr/bin/python3 postprocess/scorefp/figures.py KIND RUN_DIR [-o OUT.png] [options]
-    python3 -m scorefp.figures KIND RUN_DIR ...        (with postprocess/ on sys.path)
+    PYTHONPATH=postprocess /usr/bin/python3 -m scorefp.figures KIND RUN_DIR ...
 
     from scorefp import figures
     figures.errors("output/demo")                      # -> ["output/demo/figure-errors.png"]

@@ -149,6 +149,9 @@ namespace scorefp
     EXPECT_EQ(parsed.checker.null_draws, defaults.checker.null_draws);
     EXPECT_EQ(parsed.score.tail_threshold, defaults.score.tail_threshold);
     EXPECT_EQ(parsed.evaluation.output_file, defaults.evaluation.output_file);
+    EXPECT_EQ(parsed.likelihood.time, defaults.likelihood.time);
+    EXPECT_EQ(parsed.likelihood.relative_tolerance, defaults.likelihood.relative_tolerance);
+    EXPECT_EQ(parsed.likelihood.batch_size, defaults.likelihood.batch_size);
   }
 
   TEST(Tasks, EveryTaskIsRegisteredAndListsOnlyItsSections)
@@ -157,6 +160,7 @@ namespace scorefp
               (std::vector<std::string>{"check",
                                         "check score",
                                         "evaluate",
+                                        "likelihood",
                                         "sample",
                                         "scheme table",
                                         "solve",
@@ -180,6 +184,8 @@ namespace scorefp
                                           "Scheme table",
                                           "Evaluation",
                                           "Tabulation",
+                                          "Score check",
+                                          "Likelihood",
                                           "Checker"})
           EXPECT_EQ(text.str().find("subsection " + section + "\n") != std::string::npos,
                     sections.count(section) == 1)

@@ -318,6 +318,7 @@ namespace scorefp
       }
 
       unsigned int dimension() const override { return inner->dimension(); }
+      bool         has_score_divergence() const override { return inner->has_score_divergence(); }
 
       std::unique_ptr<DensityField> transported(const double m, const double v) const override
       {
@@ -444,6 +445,22 @@ namespace scorefp
           log_det += 2.0 * std::log(l[i * dim + i]);
         log_prefactor[k] = std::log(weights[k]) - 0.5 * (dim * std::log(2.0 * pi) + log_det);
       }
+    // tr Sigma_k^{-1} = sum_i (Sigma_k^{-1} e_i)_i, for the divergence of the score.
+    trace_precision.assign(K, 0.0);
+    std::vector<double> unit(dim, 0.0), origin(dim, 0.0), z(dim), y(dim);
+    for (unsigned int k = 0; k < K; ++k)
+      for (unsigned int i = 0; i < dim; ++i)
+        {
+          unit[i] = 1.0;
+          whiten(dim, &cholesky[k * dim * dim], origin.data(), unit.data(), z.data(), y.data());
+          trace_precision[k] += y[i];
+          unit[i] = 0.0;
+        }
+  }
+
+  bool DensityField::score_divergence(const double *, double *, double &) const
+  {
+    return false;
   }
 
   double DensityField::log_value(const double *x) const
@@ -523,6 +540,35 @@ namespace scorefp
       }
     for (unsigned int i = 0; i < dim; ++i)
       s[i] = sum.sum > 0.0 ? s[i] / sum.sum : 0.0;
+  }
+
+  bool GaussianMixture::score_divergence(const double *x, double *s, double &divergence) const
+  {
+    // The weighted sums of -y_k (the score) and of |y_k|^2 - tr Sigma_k^{-1}, packed in
+    // one array so that LogSumExp rescales both when the maximum moves.
+    LogSumExp     sum;
+    double        z[max_dimension], y[max_dimension], sums[max_dimension + 1] = {};
+    const double *l = cholesky.data();
+    for (unsigned int k = 0; k < weights.size(); ++k, l += dim * dim)
+      {
+        const double squared_norm = whiten(dim, l, &means[k * dim], x, z, y);
+        const double weight       = sum.add(log_prefactor[k] - 0.5 * squared_norm, dim + 1, sums);
+        double       y2           = 0.0;
+        for (unsigned int i = 0; i < dim; ++i)
+          {
+            sums[i] -= weight * y[i];
+            y2 += y[i] * y[i];
+          }
+        sums[dim] += weight * (y2 - trace_precision[k]);
+      }
+    double s2 = 0.0;
+    for (unsigned int i = 0; i < dim; ++i)
+      {
+        s[i] = sum.sum > 0.0 ? sums[i] / sum.sum : 0.0;
+        s2 += s[i] * s[i];
+      }
+    divergence = (sum.sum > 0.0 ? sums[dim] / sum.sum : 0.0) - s2;
+    return true;
   }
 
   std::vector<double> GaussianMixture::mean() const
@@ -729,6 +775,14 @@ namespace scorefp
       {
         for (unsigned int i = 0; i < mu.size(); ++i)
           s[i] = -(x[i] - mu[i]) / sigma2[i];
+      }
+      bool score_divergence(const double *x, double *s, double &divergence) const override
+      {
+        score(x, s);
+        divergence = 0.0;
+        for (const double variance : sigma2)
+          divergence -= 1.0 / variance;
+        return true;
       }
 
     private:

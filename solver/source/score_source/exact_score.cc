@@ -2,6 +2,8 @@
 // section 5).
 #include <scorefp/score_source/score_source.h>
 
+#include <vector>
+
 namespace scorefp
 {
   namespace
@@ -24,6 +26,21 @@ namespace scorefp
           field->score(x + i * d, s + i * d);
       }
       std::string description() const override { return "exact"; }
+      bool        has_divergence() const override { return data.has_score_divergence(); }
+      void        evaluate_divergence(const double      t,
+                                      const double     *x,
+                                      const std::size_t n,
+                                      double           *s,
+                                      double           *divergence) const override
+      {
+        const auto field =
+            data.transported(process.transition_mean_factor(t), process.transition_variance(t));
+        const unsigned int  d = dimension();
+        std::vector<double> values(s ? 0 : d);
+        for (std::size_t i = 0; i < n; ++i)
+          if (!field->score_divergence(x + i * d, s ? s + i * d : values.data(), divergence[i]))
+            ScoreModel::evaluate_divergence(t, x, n, s, divergence); // throws: none
+      }
 
     private:
       const ForwardProcess   &process;
@@ -33,7 +50,7 @@ namespace scorefp
     class ExactSource : public ScoreSourceInterface
     {
     public:
-      bool closed_form() const override { return true; }
+      bool                        closed_form() const override { return true; }
       std::unique_ptr<ScoreModel> create(const ScoreSourceContext &c) const override
       {
         return exact_score(c.process, c.data);

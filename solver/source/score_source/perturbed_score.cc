@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <vector>
 
 namespace scorefp
 {
@@ -32,6 +33,30 @@ namespace scorefp
             const double f = -amplitude / (width * width) * std::exp(-0.5 * r2 / (width * width));
             for (unsigned int j = 0; j < d; ++j)
               s[i * d + j] += f * x[i * d + j];
+          }
+      }
+      bool has_divergence() const override { return exact->has_divergence(); }
+      /// div grad phi = A exp(-|x|^2 / (2 w^2)) (|x|^2 / w^4 - d / w^2).
+      void evaluate_divergence(const double      t,
+                               const double     *x,
+                               const std::size_t n,
+                               double           *s,
+                               double           *divergence) const override
+      {
+        const unsigned int  d = dimension();
+        std::vector<double> values(s ? 0 : n * d);
+        double             *score = s ? s : values.data();
+        exact->evaluate_divergence(t, x, n, score, divergence);
+        const double w2 = width * width;
+        for (std::size_t i = 0; i < n; ++i)
+          {
+            double r2 = 0.0;
+            for (unsigned int j = 0; j < d; ++j)
+              r2 += x[i * d + j] * x[i * d + j];
+            const double bump = amplitude * std::exp(-0.5 * r2 / w2);
+            for (unsigned int j = 0; j < d; ++j)
+              score[i * d + j] -= bump / w2 * x[i * d + j];
+            divergence[i] += bump * (r2 / (w2 * w2) - d / w2);
           }
       }
       std::string description() const override

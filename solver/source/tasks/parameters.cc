@@ -84,6 +84,7 @@ namespace scorefp
     b.subsection("Evaluation", [&]() { evaluation.bind(b); });
     b.subsection("Tabulation", [&]() { tabulation.bind(b); });
     b.subsection("Score check", [&]() { score_check.bind(b); });
+    b.subsection("Likelihood", [&]() { likelihood.bind(b); });
     b.subsection("Checker", [&]() { checker.bind(b); });
     if (!b.parsing())
       return;

@@ -72,6 +72,9 @@ namespace scorefp
     virtual double log_value(const double *x) const;
     /// The score grad log p(x), written into s[0..d).
     virtual void score(const double *x, double *s) const = 0;
+    /// The score into s[0..d) and its divergence (the Laplacian of log p) into
+    /// divergence, in closed form; false (nothing written) for a field without one.
+    virtual bool score_divergence(const double *x, double *s, double &divergence) const;
   };
 
   class DataDistribution
@@ -89,6 +92,8 @@ namespace scorefp
     virtual std::vector<double> mean() const = 0;
     /// Cov X_0 (d*d entries, row-major).
     virtual std::vector<double> covariance() const = 0;
+    /// True if the fields transported() makes give score_divergence() in closed form.
+    virtual bool has_score_divergence() const { return false; }
     /// The field of the moment-matched Gaussian N(m E X_0, m^2 Cov X_0 + v I): the
     /// far-field score of the law of m X_0 + sqrt(v) Z. Throws InputError if that
     /// covariance is singular.
@@ -122,7 +127,11 @@ namespace scorefp
     double log_value(const double *x) const override;
     /// sum_k gamma_k(x) (-Sigma_k^{-1} (x - mu_k)), responsibilities by log-sum-exp:
     /// finite and accurate far in the tails where every component underflows.
-    void                score(const double *x, double *s) const override;
+    void score(const double *x, double *s) const override;
+    /// div s = sum_k gamma_k (|Sigma_k^{-1}(x - mu_k)|^2 - tr Sigma_k^{-1}) - |s|^2
+    /// (from grad gamma_k = gamma_k (s_k - s)), with the same log-sum-exp weights.
+    bool   score_divergence(const double *x, double *s, double &divergence) const override;
+    bool   has_score_divergence() const override { return true; }
     double              scale() const override;
     std::string         description() const override;
     std::vector<double> mean() const override;
@@ -142,8 +151,9 @@ namespace scorefp
   private:
     unsigned int        dim;
     std::vector<double> weights, means, covariances;
-    // Per component: lower Cholesky factor of Sigma_k and log(w_k / sqrt((2 pi)^d det)).
-    std::vector<double> cholesky, log_prefactor;
+    // Per component: lower Cholesky factor of Sigma_k, log(w_k / sqrt((2 pi)^d det)) and
+    // tr Sigma_k^{-1}.
+    std::vector<double> cholesky, log_prefactor, trace_precision;
   };
 
   /// Uniform density on the cells of a 4^d checkerboard of side 1.5 in [-3, 3]^d whose
@@ -190,6 +200,7 @@ namespace scorefp
     void                sample(CounterRng &rng, double *x) const override;
     bool                diagonal_gaussian(std::vector<double> &mean,
                                           std::vector<double> &variances) const override;
+    bool                has_score_divergence() const override { return true; }
 
   private:
     std::vector<double> mu, lambda;

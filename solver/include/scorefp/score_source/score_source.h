@@ -58,6 +58,16 @@ namespace scorefp
                                       const std::size_t       n,
                                       double                 *s,
                                       const ScoreDerivatives &derivatives) const;
+    /// True if evaluate_divergence() gives div s of the field as it is evaluated: closed
+    /// forms, and every field with derivatives (the default).
+    virtual bool has_divergence() const { return has_derivatives(); }
+    /// s (may be null) and div s (n values). The default takes the trace of
+    /// evaluate_derivatives()'s Jacobian, and so throws for a field without derivatives.
+    virtual void evaluate_divergence(const double      t,
+                                     const double     *x,
+                                     const std::size_t n,
+                                     double           *s,
+                                     double           *divergence) const;
     /// True if the field is the gradient of a potential that evaluate_potential() gives.
     virtual bool is_potential() const { return false; }
     /// u and the values asked for in `values`. The default throws.

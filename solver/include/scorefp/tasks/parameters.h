@@ -8,6 +8,7 @@
 #include <scorefp/data/data_distribution.h>
 #include <scorefp/fe/fe_parameters.h>
 #include <scorefp/io/output_parameters.h>
+#include <scorefp/likelihood/likelihood.h>
 #include <scorefp/mesh/mesh_parameters.h>
 #include <scorefp/process/forward_process.h>
 #include <scorefp/reference/evaluation_parameters.h>
@@ -50,6 +51,7 @@ namespace scorefp
     EvaluationParameters     evaluation;
     TabulationParameters     tabulation;
     ScoreCheckParameters     score_check;
+    LikelihoodParameters     likelihood;
 
     /// Scaled coordinates in effect: "auto" means on for VE and EDM.
     bool use_scaled_coordinates() const;

@@ -5,6 +5,7 @@
 #include <scorefp/core/input_error.h>
 #include <scorefp/sampling/sampling.h>
 #include <scorefp/sampling/scheme.h>
+#include <scorefp/time_integration/dormand_prince.h>
 
 #include <algorithm>
 #include <cmath>
@@ -18,13 +19,13 @@ namespace scorefp
     public:
       bool fixed_steps() const override { return false; }
 
-      void step(StepContext<double> &, unsigned int, double, double, std::vector<double> &)
-          const override
+      void step(
+          StepContext<double> &, unsigned int, double, double, std::vector<double> &) const override
       {
         throw InputError("ode-rk45 has no fixed step; it runs through run_particles.");
       }
-      void step(StepContext<Affine> &, unsigned int, double, double, std::vector<Affine> &)
-          const override
+      void step(
+          StepContext<Affine> &, unsigned int, double, double, std::vector<Affine> &) const override
       {
         throw InputError("ode-rk45 chooses its steps per particle, so its output law is not "
                          "Gaussian; the exact law is available for fixed-step schemes only.");
@@ -36,20 +37,13 @@ namespace scorefp
                               double                *x,
                               SamplerCounters       &counters) const override
       {
-        static constexpr double c[7]    = {0, 1. / 5, 3. / 10, 4. / 5, 8. / 9, 1, 1};
-        static constexpr double A[7][6] = {
-            {0, 0, 0, 0, 0, 0},
-            {1. / 5, 0, 0, 0, 0, 0},
-            {3. / 40, 9. / 40, 0, 0, 0, 0},
-            {44. / 45, -56. / 15, 32. / 9, 0, 0, 0},
-            {19372. / 6561, -25360. / 2187, 64448. / 6561, -212. / 729, 0, 0},
-            {9017. / 3168, -355. / 33, 46732. / 5247, 49. / 176, -5103. / 18656, 0},
-            {35. / 384, 0, 500. / 1113, 125. / 192, -2187. / 6784, 11. / 84}};
-        static constexpr double e[7] = {
-            71. / 57600, 0, -71. / 16695, 71. / 1920, -17253. / 339200, 22. / 525, -1. / 40};
-        const unsigned int  d = score.dimension();
-        std::vector<double> k(7 * d), stage(d), next(d);
-        const auto          f = [&](const double t, const double *y, double *out) {
+        using DP                = DormandPrince;
+        constexpr const auto &c = DP::c;
+        constexpr const auto &A = DP::A;
+        constexpr const auto &e = DP::e;
+        const unsigned int    d = score.dimension();
+        std::vector<double>   k(7 * d), stage(d), next(d);
+        const auto            f = [&](const double t, const double *y, double *out) {
           score.evaluate(t, y, 1, out);
           ++counters.score_evaluations;
           const double a = process.drift_rate(t), g2 = process.diffusion_squared(t);
@@ -97,10 +91,10 @@ namespace scorefp
               }
             else
               ++counters.rejected_steps;
-            h *= std::min(5.0, std::max(0.2, 0.9 * std::pow(std::max(error, 1e-12), -0.2)));
+            h = DP::next_step(h, error);
             if (!std::isfinite(error) || std::abs(h) < 1e-14 * process.final_time)
-              throw SolverFailure("ode-rk45: the step size collapsed at t = " +
-                                  std::to_string(t) + "; the score may not be finite there.");
+              throw SolverFailure("ode-rk45: the step size collapsed at t = " + std::to_string(t) +
+                                  "; the score may not be finite there.");
           }
       }
     };
