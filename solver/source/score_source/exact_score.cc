@@ -39,7 +39,7 @@ namespace scorefp
         std::vector<double> values(s ? 0 : d);
         for (std::size_t i = 0; i < n; ++i)
           if (!field->score_divergence(x + i * d, s ? s + i * d : values.data(), divergence[i]))
-            ScoreModel::evaluate_divergence(t, x, n, s, divergence); // throws: none
+            ScoreModel::evaluate_divergence(t, x, n, s, divergence); // no closed form: throws
       }
 
     private:
