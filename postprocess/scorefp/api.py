@@ -177,7 +177,7 @@ def _output_directory(output):
     return os.path.abspath(output)
 
 
-def _execute(arguments, ranks, directory, executable, mpirun, cwd, timeout, quiet):
+def _execute(arguments, ranks, executable, mpirun, cwd, timeout, quiet):
     """Start scorefp; ScorefpError unless it ends with a result status."""
     program = find_executable(executable)
     if ranks < 1:
@@ -218,10 +218,9 @@ def run(case, ranks=1, set=None, output=None, executable=None, mpirun="mpirun", 
         parameter_file = os.path.join(cwd, os.fspath(case))
         if not os.path.isfile(parameter_file):
             raise FileNotFoundError("no parameter file %s" % parameter_file)
-    overrides = dict(_nested(set or {}))
-    arguments = [parameter_file] + _set_arguments(overrides) + \
+    arguments = [parameter_file] + _set_arguments(set) + \
         ["--set", "Output/Directory=%s" % directory]
-    completed = _execute(arguments, ranks, directory, executable, mpirun, cwd, timeout, quiet)
+    completed = _execute(arguments, ranks, executable, mpirun, cwd, timeout, quiet)
     for name in RESULT_FILES:
         path = os.path.join(directory, name)
         if os.path.isfile(path):

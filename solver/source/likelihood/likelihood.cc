@@ -65,6 +65,15 @@ namespace scorefp
           "Write likelihood.csv: every point with log q (and log p_eps where known).");
   }
 
+  void require_divergence(const ScoreModel &score, const std::string &entry)
+  {
+    if (!score.has_divergence())
+      throw InputError(entry + " " + score.description() +
+                       " has no divergence, which the PF-ODE likelihood needs; use the closed "
+                       "form of a Gaussian mixture, a TorchScript model or a grid score (Task = "
+                       "tabulate score makes one from any source).");
+  }
+
   namespace
   {
     /// One batch: x (m*d) on entry, log q on exit.
@@ -201,11 +210,7 @@ namespace scorefp
                                      const unsigned long long                first_index,
                                      const std::function<void(std::size_t)> &progress)
   {
-    if (!score.has_divergence())
-      throw InputError("The score " + score.description() +
-                       " has no divergence; the PF-ODE likelihood needs the closed form of a "
-                       "Gaussian mixture, a TorchScript model or a grid score (tabulate other "
-                       "sources with Task = tabulate score).");
+    require_divergence(score, "The score");
     FlowLikelihood result;
     result.log_q.resize(n);
     result.steps.resize(n);

@@ -36,11 +36,7 @@ namespace scorefp
       const double eps = l.time, T = process->final_time;
       const auto   model = p.sampler.score_source->create(
           ScoreSourceContext{*process, *data, d, p.score, eps, p.process});
-      if (!model->has_divergence())
-        throw InputError("Sampler/Score: the score " + model->description() +
-                         " has no divergence, which the PF-ODE likelihood needs; use the "
-                         "closed form of a Gaussian mixture, a TorchScript model or a grid score "
-                         "(Task = tabulate score makes one from any source).");
+      require_divergence(*model, "Sampler/Score: the score");
       const auto exact_eps = data->transported(process->transition_mean_factor(eps),
                                                process->transition_variance(eps));
       const auto exact_T =

@@ -46,6 +46,9 @@ namespace scorefp
     void bind(ParameterBinder &binder);
   };
 
+  /// InputError naming `entry` and the score unless the score has a divergence.
+  void require_divergence(const ScoreModel &score, const std::string &entry);
+
   struct FlowLikelihood
   {
     std::vector<double>       log_q;           ///< n: log q_eps at each point
