@@ -3,6 +3,7 @@
 #include "fe/fe_output.h"
 
 #include <scorefp/core/input_error.h>
+#include <scorefp/core/parameter_binder.h>
 #include <scorefp/fe/finite_element_run.h>
 #include <scorefp/fe/linear_algebra.h>
 #include <scorefp/mesh/mesh.h>
@@ -14,6 +15,7 @@
 #include <deal.II/base/utilities.h>
 #include <deal.II/dofs/dof_tools.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -54,6 +56,29 @@ namespace scorefp
   void FiniteElementRun<dim, Backend>::use_mesh(const parallel::TriangulationBase<dim> &mesh)
   {
     triangulation = &mesh;
+  }
+
+  template <int dim, typename Backend>
+  void FiniteElementRun<dim, Backend>::run_backwards_to(const double end_time)
+  {
+    for (const double t : parameters.output.output_times)
+      if (!(t >= end_time && t <= process->final_time))
+        throw InputError("Output/Output times: " + format_number(t) +
+                         " lies outside the interval of the reverse-time solve [" +
+                         format_number(end_time) + ", " + format_number(process->final_time) +
+                         "].");
+    is_reversed  = true;
+    output_times = make_output_times(end_time,
+                                     process->final_time,
+                                     parameters.output.output_times,
+                                     parameters.output.n_output_intervals);
+    std::reverse(output_times.begin(), output_times.end());
+  }
+
+  template <int dim, typename Backend>
+  double FiniteElementRun<dim, Backend>::physical_time(const double loop_time) const
+  {
+    return is_reversed ? process->final_time - loop_time : loop_time;
   }
 
   template <int dim, typename Backend>
@@ -121,7 +146,7 @@ namespace scorefp
     // discretisation error. Integrals of the exact density use a composite Gauss rule:
     // data such as the checkerboard jump inside cells that are not aligned with it.
     const QIterated<dim> quadrature(QGauss<1>(equation->finite_element().degree + 1), 4);
-    for (const double t : {process->start_time, process->final_time})
+    for (const double t : {output_times.front(), output_times.back()})
       {
         const std::unique_ptr<DensityField> field = law(t);
         const double                        c     = scaling->scale(t);
@@ -224,6 +249,8 @@ namespace scorefp
                  tableau,
                  *scaling,
                  Backend::name);
+    record.start_time = output_times.front();
+    record.final_time = output_times.back();
     pcout << "scorefp " << equation->name() << ": " << dim << "D " << process->name() << ", "
           << data->description() << ", " << equation->element_name() << ", level "
           << refinement_level << ", " << record.n_cells << " cells, " << record.n_dofs
@@ -247,7 +274,7 @@ namespace scorefp
     };
     DirkIntegrator<VectorType> integrator(tableau, operators);
 
-    const double t0 = process->start_time;
+    const double t0 = output_times.front();
     for (auto *p : postprocessors)
       p->evaluate(t0);
     write_statistics_row(0, t0, 0.0, StepReport());
@@ -258,12 +285,15 @@ namespace scorefp
       equation->begin_step();
       return integrator.step(t, h, y, y_new, estimate);
     };
-    hooks.accepted = [&](unsigned int step, double t, double h, const StepReport &report) {
+    hooks.accepted = [&](unsigned int step, double tau, double h, const StepReport &report) {
+      const double t = physical_time(tau);
       for (auto *p : postprocessors)
         p->evaluate(t);
       write_statistics_row(step, t, h, report);
     };
-    hooks.output           = [&](unsigned int index, double t) { output(index, t); };
+    // The output times themselves, not T - (T - t), which may differ in the last digit.
+    hooks.output           = [&](unsigned int index, double) { output(index, output_times[index]); };
+    hooks.shown_time       = [this](double tau) { return physical_time(tau); };
     hooks.progress_figures = [&]() {
       std::string figures;
       for (const auto *p : postprocessors)
@@ -275,8 +305,11 @@ namespace scorefp
       return figures;
     };
     hooks.wall_seconds = [this]() { return wall_seconds(); };
+    std::vector<double> loop_times;
+    for (const double t : output_times)
+      loop_times.push_back(is_reversed ? process->final_time - t : t);
     const TimeLoopCounters counters =
-        run_time_loop(output_times,
+        run_time_loop(loop_times,
                       parameters.time_stepping,
                       tableau.embedded_order,
                       parameters.output.progress_interval,

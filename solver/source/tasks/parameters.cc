@@ -85,6 +85,7 @@ namespace scorefp
     b.subsection("Tabulation", [&]() { tabulation.bind(b); });
     b.subsection("Score check", [&]() { score_check.bind(b); });
     b.subsection("Likelihood", [&]() { likelihood.bind(b); });
+    b.subsection("Reverse law", [&]() { reverse_law.bind(b); });
     b.subsection("Checker", [&]() { checker.bind(b); });
     if (!b.parsing())
       return;

@@ -156,6 +156,20 @@ namespace scorefp
     });
   }
 
+  std::vector<ReverseLawRunResult> solve_reverse_law_case(const Parameters       &p,
+                                                          const ReverseLawInputs &inputs,
+                                                          const unsigned int      level,
+                                                          const std::string      &directory,
+                                                          const bool              write_files,
+                                                          const MPI_Comm          communicator)
+  {
+    const FiniteElementCase c = finite_element_case(p);
+    return dispatch(p, [&](auto dim, auto backend) {
+      return solve_reverse_laws<decltype(dim)::value, decltype(backend)>(
+          c, inputs, level, directory, write_files, communicator);
+    });
+  }
+
   std::vector<double> observed_rates(const std::vector<double>       &errors,
                                      const std::vector<unsigned int> &levels)
   {

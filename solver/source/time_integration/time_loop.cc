@@ -11,14 +11,21 @@ namespace scorefp
                                         const std::vector<double> &requested,
                                         const unsigned int         n_intervals)
   {
-    std::vector<double> times = {process.start_time};
+    return make_output_times(process.start_time, process.final_time, requested, n_intervals);
+  }
+
+  std::vector<double> make_output_times(const double               first,
+                                        const double               last,
+                                        const std::vector<double> &requested,
+                                        const unsigned int         n_intervals)
+  {
+    std::vector<double> times = {first};
     if (!requested.empty())
       times.insert(times.end(), requested.begin(), requested.end());
     else
       for (unsigned int k = 1; k <= n_intervals; ++k)
-        times.push_back(process.start_time +
-                        (process.final_time - process.start_time) * k / n_intervals);
-    times.push_back(process.final_time);
+        times.push_back(first + (last - first) * k / n_intervals);
+    times.push_back(last);
     std::sort(times.begin(), times.end());
     times.erase(std::unique(times.begin(),
                             times.end(),

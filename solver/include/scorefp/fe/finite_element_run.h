@@ -172,6 +172,15 @@ namespace scorefp
 
     /// Run on the caller's (refined) mesh instead of building one.
     void use_mesh(const dealii::parallel::TriangulationBase<dim> &mesh);
+    /// Run backwards in time, from the final time T down to end_time (a reverse-time
+    /// law, MATH.md section 3). The time loop then steps in tau = T - t, which is the
+    /// time the operator's apply_rhs() and solve_stage() receive (physical_time()
+    /// converts it); postprocessors, statistics.csv, progress lines and output files
+    /// see the physical time t, and output_times run from T down to end_time.
+    void run_backwards_to(const double end_time);
+    bool reversed() const { return is_reversed; }
+    /// The physical time t of the time loop's time (tau = T - t when reversed).
+    double physical_time(const double loop_time) const;
     /// The equation; must outlive run().
     void set_operator(EquationOperator<dim, Backend> &equation);
     /// Called in the order added; must outlive run().
@@ -224,6 +233,7 @@ namespace scorefp
                               const StepReport  &report);
     void output(const unsigned int index, const double t);
 
+    bool                                                      is_reversed = false;
     EquationOperator<dim, Backend>                           *equation = nullptr;
     std::vector<RunPostprocessor<dim, Backend> *>             postprocessors;
     VectorType                                                ghosted;

@@ -21,6 +21,7 @@ namespace scorefp
     using Matrix                      = dealii::TrilinosWrappers::SparseMatrix;
     using Jacobi                      = dealii::TrilinosWrappers::PreconditionJacobi;
     using AMG                         = dealii::TrilinosWrappers::PreconditionAMG;
+    using ILU                         = dealii::TrilinosWrappers::PreconditionILU;
 
     /// matrix += factor * other, for matrices with the same sparsity pattern.
     static void add(Matrix &matrix, const double factor, const Matrix &other)
@@ -39,6 +40,10 @@ namespace scorefp
       data.aggregation_threshold = 0.1; // fewer iterations than ML's default here
       amg.initialize(matrix, data);
     }
+
+    /// ILU(0) of each rank's part (Ifpack), for the transport-dominated stage matrices
+    /// of the reverse-time laws.
+    static void initialize_ilu(ILU &ilu, const Matrix &matrix) { ilu.initialize(matrix); }
   };
 
   struct PETScBackend
@@ -48,6 +53,8 @@ namespace scorefp
     using Matrix                      = dealii::PETScWrappers::MPI::SparseMatrix;
     using Jacobi                      = dealii::PETScWrappers::PreconditionJacobi;
     using AMG                         = dealii::PETScWrappers::PreconditionBoomerAMG;
+    /// ILU(0) within each rank's block (PETSc's block Jacobi default).
+    using ILU = dealii::PETScWrappers::PreconditionBlockJacobi;
 
     /// matrix += factor * other. deal.II's MatrixBase::add() tells PETSc the patterns
     /// may differ, which makes MatAXPY rebuild the matrix; ours share one pattern.
@@ -65,5 +72,7 @@ namespace scorefp
       data.strong_threshold   = 0.5;
       amg.initialize(matrix, data);
     }
+
+    static void initialize_ilu(ILU &ilu, const Matrix &matrix) { ilu.initialize(matrix); }
   };
 } // namespace scorefp

@@ -12,6 +12,7 @@
 #include <scorefp/mesh/mesh_parameters.h>
 #include <scorefp/process/forward_process.h>
 #include <scorefp/reference/evaluation_parameters.h>
+#include <scorefp/reverse/reverse_law.h>
 #include <scorefp/sampling/sampler_parameters.h>
 #include <scorefp/score/score_parameters.h>
 #include <scorefp/score_check/score_check_parameters.h>
@@ -52,6 +53,7 @@ namespace scorefp
     TabulationParameters     tabulation;
     ScoreCheckParameters     score_check;
     LikelihoodParameters     likelihood;
+    ReverseLawParameters     reverse_law;
 
     /// Scaled coordinates in effect: "auto" means on for VE and EDM.
     bool use_scaled_coordinates() const;

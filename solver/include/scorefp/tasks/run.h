@@ -4,10 +4,12 @@
 #pragma once
 
 #include <scorefp/fe/diagnostics.h>
+#include <scorefp/reverse/reverse_law.h>
 #include <scorefp/tasks/parameters.h>
 
 #include <mpi.h>
 
+#include <memory>
 #include <vector>
 
 namespace dealii
@@ -30,6 +32,29 @@ namespace scorefp
                                   const std::string &output_directory,
                                   const bool         write_files,
                                   const MPI_Comm     communicator);
+
+  /// What Task = reverse law builds from a case before solving: the process, the data,
+  /// the score model of section Sampler, the start law and the inputs that refer to
+  /// them. Throws InputError for bad input (a model or start file that does not fit).
+  struct ReverseLawCase
+  {
+    ReverseLawCase();
+    ~ReverseLawCase();
+    std::unique_ptr<ForwardProcess>   process;
+    std::unique_ptr<DataDistribution> data;
+    std::unique_ptr<ScoreModel>       score;
+    std::unique_ptr<DensityField>     start; // null: the prior
+    ReverseLawInputs                  inputs;
+  };
+  std::unique_ptr<ReverseLawCase> make_reverse_law_case(const Parameters &p);
+
+  /// Dispatch the reverse-time laws of `inputs` on the dimension and backend of p.
+  std::vector<ReverseLawRunResult> solve_reverse_law_case(const Parameters       &p,
+                                                          const ReverseLawInputs &inputs,
+                                                          const unsigned int      refinement_level,
+                                                          const std::string      &output_directory,
+                                                          const bool              write_files,
+                                                          const MPI_Comm          communicator);
 
   /// Observed rates log2(e_{k-1} / e_k) between successive levels (one per level;
   /// the first is NaN). Each level halves the mesh size.

@@ -35,6 +35,11 @@ namespace scorefp
   std::vector<double> make_output_times(const ForwardProcess      &process,
                                         const std::vector<double> &requested,
                                         const unsigned int         n_intervals);
+  /// The same on [first, last] (the interval a reverse-time solve covers).
+  std::vector<double> make_output_times(const double               first,
+                                        const double               last,
+                                        const std::vector<double> &requested,
+                                        const unsigned int         n_intervals);
 
   /// "At step N, t = T: ", the prefix of every message about a failed run.
   std::string failure_context(const double t, const unsigned int step);
@@ -69,6 +74,9 @@ namespace scorefp
     std::function<std::string()> progress_figures;
     /// Seconds of wall time since the run started.
     std::function<double()> wall_seconds;
+    /// The time progress lines show for the loop's time (empty: the loop's time
+    /// itself; reverse-time solves step in tau = T - t and show t).
+    std::function<double(double)> shown_time;
   };
 
   /// Advance `solution` from output_times[0] through every later output time.
@@ -89,13 +97,16 @@ namespace scorefp
     double                   t = t0;
     double h             = controller.adaptive() ? parameters.initial_step : parameters.fixed_step;
     double last_progress = -1e300;
+    const auto shown     = [&hooks](const double time) {
+      return hooks.shown_time ? hooks.shown_time(time) : time;
+    };
     for (unsigned int k = 1; k < output_times.size(); ++k)
       {
         const double target = output_times[k];
         while (t < target)
           {
             if (counters.n_steps >= parameters.maximum_steps)
-              throw SolverFailure(failure_context(t, counters.n_steps) +
+              throw SolverFailure(failure_context(shown(t), counters.n_steps) +
                                   "the step limit Time stepping/Maximum steps was reached.");
             const double h_try = controller.adaptive()
                                      ? StepSizeController::clip_to_target(t, h, target)
@@ -108,7 +119,7 @@ namespace scorefp
             catch (const StepFailure &failure)
               {
                 if (!controller.adaptive() || h_try / 4 < parameters.minimum_step)
-                  throw SolverFailure(failure_context(t, counters.n_steps) + failure.what() +
+                  throw SolverFailure(failure_context(shown(t), counters.n_steps) + failure.what() +
                                       (controller.adaptive()
                                            ? " Shorter steps down to Time stepping/Minimum "
                                              "step did not help."
@@ -120,7 +131,7 @@ namespace scorefp
             counters.linear_iterations += report.linear_iterations;
             const double normalised = report.relative_error / parameters.tolerance;
             if (!std::isfinite(y_new.l2_norm()) || !std::isfinite(normalised))
-              throw SolverFailure(failure_context(t, counters.n_steps) +
+              throw SolverFailure(failure_context(shown(t), counters.n_steps) +
                                   "the solution is no longer finite; lower Time "
                                   "stepping/Tolerance or Fixed step.");
             if (controller.accept(normalised))
@@ -143,7 +154,7 @@ namespace scorefp
                     last_progress = elapsed;
                     print_progress_line(*log,
                                         counters.n_steps,
-                                        t,
+                                        shown(t),
                                         h_try,
                                         (t - t0) / (t_end - t0),
                                         elapsed,
@@ -155,7 +166,7 @@ namespace scorefp
                 ++counters.n_rejected_steps;
                 h = controller.next_step(h_try, normalised, false);
                 if (h < parameters.minimum_step)
-                  throw SolverFailure(failure_context(t, counters.n_steps) +
+                  throw SolverFailure(failure_context(shown(t), counters.n_steps) +
                                       "the step size fell below Time stepping/Minimum step.");
               }
           }

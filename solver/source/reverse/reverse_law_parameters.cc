@@ -1,0 +1,52 @@
+// Section Reverse law (reverse/reverse_law.h).
+#include <scorefp/core/parameter_binder.h>
+#include <scorefp/reverse/reverse_law.h>
+
+#include <deal.II/base/patterns.h>
+
+namespace scorefp
+{
+  std::string reverse_law_name(const ReverseLaw law)
+  {
+    return law == ReverseLaw::ode ? "ODE" : "SDE";
+  }
+
+  void ReverseLawParameters::bind(ParameterBinder &b)
+  {
+    namespace Patterns = dealii::Patterns;
+    b.add_selection("Laws",
+                    laws,
+                    {{"both", Laws::both}, {"ODE", Laws::ode}, {"SDE", Laws::sde}},
+                    "The induced laws to solve: the probability-flow ODE's (pure transport "
+                    "with drift a x + g^2/2 s), the reverse SDE's (drift a x + g^2 s, "
+                    "diffusion g^2/2), or both on one mesh, the SDE law then compared with the "
+                    "ODE law at every output time (the ODE-SDE gap).");
+    b.add("Start file",
+          start_file,
+          "A reference file whose density at Process/Final time is the start of both laws "
+          "(empty: Sampler/Start, the prior N(0, v(T) I) or the exact p_T).");
+    b.add("Penalty factor",
+          penalty_factor,
+          "The SDE law's diffusion by the symmetric interior penalty method: the penalty is "
+          "this factor times (p + 1)^2 / h. Must exceed about 1 for stability; larger values "
+          "only make the jumps smaller.",
+          Patterns::Double(1, 1e6));
+    b.add("Points file",
+          points_file,
+          "Points (.npy, or CSV/text with d numbers per line) where log q of each law is "
+          "reported at every output time (points.csv), e.g. to compare with Task = likelihood.");
+  }
+
+  std::vector<ReverseLaw> ReverseLawParameters::selected() const
+  {
+    switch (laws)
+      {
+      case Laws::ode:
+        return {ReverseLaw::ode};
+      case Laws::sde:
+        return {ReverseLaw::sde};
+      default:
+        return {ReverseLaw::ode, ReverseLaw::sde};
+      }
+  }
+} // namespace scorefp

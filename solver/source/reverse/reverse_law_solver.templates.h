@@ -1,0 +1,1069 @@
+// Implementation of solve_reverse_laws(): the reverse-time law operator (discontinuous
+// Galerkin, upwind transport and interior-penalty diffusion) and what is measured of
+// its solution, on the finite-element skeleton run backwards. Included by one source
+// file per linear-algebra backend, each instantiating dim = 1, 2, 3.
+#pragma once
+
+#include "fe/fe_output.h"
+
+#include <scorefp/core/input_error.h>
+#include <scorefp/data/data_distribution.h>
+#include <scorefp/fe/finite_element_run.h>
+#include <scorefp/fe/linear_algebra.h>
+#include <scorefp/mesh/mesh.h>
+#include <scorefp/reverse/reverse_law.h>
+#include <scorefp/reverse/wasserstein_1d.h>
+#include <scorefp/score_source/score_source.h>
+
+#include <deal.II/base/mpi.h>
+#include <deal.II/base/mpi_remote_point_evaluation.h>
+#include <deal.II/base/quadrature_lib.h>
+#include <deal.II/base/timer.h>
+#include <deal.II/dofs/dof_tools.h>
+#include <deal.II/fe/fe_dgq.h>
+#include <deal.II/fe/fe_interface_values.h>
+#include <deal.II/fe/fe_values.h>
+#include <deal.II/lac/dynamic_sparsity_pattern.h>
+#include <deal.II/lac/full_matrix.h>
+#include <deal.II/lac/solver_cg.h>
+#include <deal.II/lac/solver_control.h>
+#include <deal.II/lac/solver_gmres.h>
+#include <deal.II/lac/sparsity_tools.h>
+#include <deal.II/numerics/data_out.h>
+#include <deal.II/numerics/data_postprocessor.h>
+#include <deal.II/numerics/vector_tools_evaluate.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <limits>
+#include <memory>
+#include <sstream>
+
+namespace scorefp
+{
+  namespace reverse
+  {
+    using namespace dealii;
+
+    /// The solution of a law at its output times, on the shared mesh (same element,
+    /// same DoF numbering in every run on it).
+    template <typename VectorType>
+    struct Snapshots
+    {
+      std::vector<double>     times;
+      std::vector<VectorType> values; // ghosted, mesh coordinates
+    };
+
+    /// A density in original coordinates seen from the mesh: q(xi) = c^d p(c xi).
+    template <int dim>
+    double scaled_value(const DensityField &field, const double c, const Point<dim> &xi)
+    {
+      double x[dim];
+      for (unsigned int j = 0; j < dim; ++j)
+        x[j] = c * xi[j];
+      return std::pow(c, dim) * field.value(x);
+    }
+
+    /// A cell's extent normal to its face f: its measure over the face's (1D: its length).
+    template <typename CellIterator>
+    double normal_extent(const CellIterator &cell, const unsigned int f)
+    {
+      if constexpr (CellIterator::AccessorType::dimension == 1)
+        return cell->measure();
+      else
+        return cell->measure() / cell->face(f)->measure();
+    }
+
+    /// The induced law's operator in the mass-matrix form M dq/dtau = C(tau) q, with
+    ///   (C q, phi) = sum_K int_K q b.grad phi - sum_F int_F (b.n) q_upwind [phi]
+    ///                - D (SIPG form of -Laplace q, natural zero-flux boundary),
+    /// b = a_xi xi + kappa g_xi^2 s_xi the velocity (kappa = 1/2 ODE, 1 SDE) and
+    /// D = g_xi^2/2 (SDE) or 0 (ODE), in the mesh coordinates (MATH.md section 2:
+    /// a -> a + c'/c, g^2 -> g^2/c^2, s_xi(xi) = c s(c xi)). At the boundary, flow
+    /// that leaves takes its mass with it and flow that enters brings none (the law
+    /// is zero outside); the interior fluxes cancel, so 1^T C q is minus the boundary
+    /// outflow and the mass changes by nothing else.
+    ///
+    /// C depends on tau through a, g and the score, so it is assembled anew for every
+    /// time the integrator asks for (the last one is kept: a stiffly accurate method
+    /// asks twice for the same time). The score is evaluated in one batch per assembly
+    /// at every volume and face quadrature point, which a TorchScript model needs to be
+    /// fast.
+    ///
+    /// The face terms are assembled from both sides, each side adding the rows of its
+    /// own cell only: every row a rank writes is its own, so no matrix entry crosses
+    /// ranks, at the price of computing each interior face twice.
+    template <int dim, typename Backend>
+    class ReverseLawOperator : public EquationOperator<dim, Backend>
+    {
+      using VectorType = typename Backend::Vector;
+      using MatrixType = typename Backend::Matrix;
+
+    public:
+      ReverseLawOperator(FiniteElementRun<dim, Backend> &run, const ReverseLawInputs &inputs,
+                         const ReverseLaw law)
+          : run(run)
+          , p(run.parameters)
+          , inputs(inputs)
+          , law(law)
+          , fe(p.discretization.degree)
+          , kappa(law == ReverseLaw::ode ? 0.5 : 1.0)
+          , diffusion_factor(law == ReverseLaw::ode ? 0.0 : 0.5)
+      {
+      }
+
+      std::string               name() const override { return reverse_law_name(law) + " law"; }
+      const FiniteElement<dim> &finite_element() const override { return fe; }
+      std::string element_name() const override { return "DGQ" + std::to_string(fe.degree); }
+      std::string banner_details() const override
+      {
+        return std::string(", upwind fluxes") + (law == ReverseLaw::sde ? ", interior penalty" : "") +
+               ", score " + inputs.score->description() + ", from " + inputs.start_description;
+      }
+
+      void         setup_system() override;
+      void         assemble_system() override;
+      void         initial_value(VectorType &y) override;
+      void         apply_rhs(const double tau, const VectorType &y, VectorType &F) override;
+      unsigned int solve_stage(const double      tau,
+                               const double      gamma_h,
+                               const VectorType &rhs,
+                               VectorType       &Y,
+                               const bool        final_stage) override;
+      unsigned int solve_mass(const VectorType &rhs, VectorType &x) override;
+      void apply_mass(const VectorType &x, VectorType &Mx) const override { mass_matrix.vmult(Mx, x); }
+
+      std::string statistics_header() const override { return "assemblies,"; }
+      void        write_statistics(std::ostream &out) const override { out << n_assemblies << ","; }
+      std::string cost_summary(const unsigned long long linear_iterations) const override
+      {
+        return std::to_string(linear_iterations) + " linear iterations, " +
+               std::to_string(n_assemblies) + " operator assemblies (" +
+               std::to_string(n_score_points) + " score points each)";
+      }
+
+      /// The rate at which mass leaves through the boundary, int (b.n)^+ q ds, at the
+      /// physical time t (collective).
+      double outflow_rate(const double t, const VectorType &ghosted);
+
+    private:
+      /// The velocity b at every quadrature point of `points` at physical time t.
+      void velocities(const double t);
+      /// C(tau) into operator_matrix unless it holds it already.
+      void assemble_operator(const double tau);
+
+      FiniteElementRun<dim, Backend> &run;
+      const FiniteElementCase        &p;
+      const ReverseLawInputs         &inputs;
+      const ReverseLaw                law;
+      FE_DGQ<dim>                     fe;
+      const double                    kappa, diffusion_factor;
+
+      MatrixType                                mass_matrix, operator_matrix, stage_matrix;
+      std::unique_ptr<typename Backend::Jacobi> mass_preconditioner;
+      double assembled_tau = std::numeric_limits<double>::quiet_NaN();
+      unsigned int n_assemblies = 0;
+      unsigned long long n_score_points = 0;
+
+      // Quadrature points in the order the assembly visits them: the volume points of
+      // every locally owned cell, then for every face of it the face points (mesh
+      // coordinates); the velocity at each, refreshed by velocities().
+      std::vector<Point<dim>>     points;
+      std::vector<Tensor<1, dim>> velocity;
+      std::vector<double>         physical_points, score_values; // work arrays
+      double                      velocity_time = std::numeric_limits<double>::quiet_NaN();
+    };
+
+    template <int dim, typename Backend>
+    void ReverseLawOperator<dim, Backend>::setup_system()
+    {
+      const auto &dof_handler = *run.dof_handler;
+      for (const auto &cell : run.triangulation->active_cell_iterators())
+        if (cell->is_locally_owned())
+          for (const unsigned int f : cell->face_indices())
+            if (!cell->at_boundary(f) &&
+                (cell->face(f)->has_children() || cell->neighbor_is_coarser(f)))
+              throw InputError("Task = reverse law needs a mesh without hanging faces (a "
+                               "globally refined mesh); the mesh of section Mesh has some.");
+      DynamicSparsityPattern dsp(run.locally_relevant);
+      DoFTools::make_flux_sparsity_pattern(dof_handler, dsp);
+      SparsityTools::distribute_sparsity_pattern(
+          dsp, run.locally_owned, run.communicator, run.locally_relevant);
+      for (MatrixType *m : {&mass_matrix, &operator_matrix, &stage_matrix})
+        m->reinit(run.locally_owned, run.locally_owned, dsp, run.communicator);
+
+      // The quadrature points, in assembly order.
+      const QGauss<dim>     quadrature(fe.degree + 1);
+      const QGauss<dim - 1> face_quadrature(fe.degree + 1);
+      FEValues<dim>     fe_values(*run.mapping, fe, quadrature, update_quadrature_points);
+      FEFaceValues<dim> fe_face_values(*run.mapping, fe, face_quadrature, update_quadrature_points);
+      points.clear();
+      for (const auto &cell : dof_handler.active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            fe_values.reinit(cell);
+            for (const auto &x : fe_values.get_quadrature_points())
+              points.push_back(x);
+            for (const unsigned int f : cell->face_indices())
+              {
+                fe_face_values.reinit(cell, f);
+                for (const auto &x : fe_face_values.get_quadrature_points())
+                  points.push_back(x);
+              }
+          }
+      velocity.resize(points.size());
+      physical_points.resize(points.size() * dim);
+      score_values.resize(points.size() * dim);
+      n_score_points = Utilities::MPI::sum<unsigned long long>(points.size(), run.communicator);
+    }
+
+    template <int dim, typename Backend>
+    void ReverseLawOperator<dim, Backend>::velocities(const double t)
+    {
+      if (t == velocity_time)
+        return;
+      TimerOutput::Scope scope(run.timer, "score evaluation");
+      const double       c  = run.scaling->scale(t);
+      const double       a  = run.scaling->drift_rate(t);
+      const double       g2 = run.scaling->diffusion_squared(t);
+      for (std::size_t k = 0; k < points.size(); ++k)
+        for (unsigned int j = 0; j < dim; ++j)
+          physical_points[k * dim + j] = c * points[k][j];
+      inputs.score->evaluate(t, physical_points.data(), points.size(), score_values.data());
+      // b = a_xi xi + kappa g_xi^2 s_xi with s_xi = c s_x(c xi).
+      for (std::size_t k = 0; k < points.size(); ++k)
+        for (unsigned int j = 0; j < dim; ++j)
+          {
+            const double s = score_values[k * dim + j];
+            if (!std::isfinite(s))
+              throw SolverFailure("The score " + inputs.score->description() +
+                                  " is not finite at x = " +
+                                  std::to_string(physical_points[k * dim]) + "... at t = " +
+                                  std::to_string(t) + "; the reverse-time law needs a score "
+                                                      "defined on the whole mesh.");
+            velocity[k][j] = a * points[k][j] + kappa * g2 * c * s;
+          }
+      velocity_time = t;
+    }
+
+    template <int dim, typename Backend>
+    void ReverseLawOperator<dim, Backend>::assemble_system()
+    {
+      TimerOutput::Scope scope(run.timer, "assembly");
+      const QGauss<dim>  quadrature(fe.degree + 1);
+      FEValues<dim>      fe_values(*run.mapping, fe, quadrature, update_values | update_JxW_values);
+      const unsigned int n = fe.n_dofs_per_cell();
+      FullMatrix<double> cell_mass(n, n);
+      std::vector<types::global_dof_index> dof_indices(n);
+      for (const auto &cell : run.dof_handler->active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            fe_values.reinit(cell);
+            cell_mass = 0;
+            for (unsigned int q = 0; q < quadrature.size(); ++q)
+              for (unsigned int i = 0; i < n; ++i)
+                for (unsigned int j = 0; j < n; ++j)
+                  cell_mass(i, j) +=
+                      fe_values.shape_value(i, q) * fe_values.shape_value(j, q) * fe_values.JxW(q);
+            cell->get_dof_indices(dof_indices);
+            mass_matrix.add(dof_indices, dof_indices, cell_mass);
+          }
+      mass_matrix.compress(VectorOperation::add);
+      mass_preconditioner = std::make_unique<typename Backend::Jacobi>();
+      mass_preconditioner->initialize(mass_matrix);
+    }
+
+    template <int dim, typename Backend>
+    void ReverseLawOperator<dim, Backend>::assemble_operator(const double tau)
+    {
+      if (tau == assembled_tau)
+        return;
+      const double t = run.physical_time(tau);
+      velocities(t);
+      TimerOutput::Scope scope(run.timer, "assembly");
+      const double       D = diffusion_factor * run.scaling->diffusion_squared(t);
+      const QGauss<dim>     quadrature(fe.degree + 1);
+      const QGauss<dim - 1> face_quadrature(fe.degree + 1);
+      FEValues<dim>         fe_values(*run.mapping,
+                              fe,
+                              quadrature,
+                              update_values | update_gradients | update_JxW_values);
+      FEInterfaceValues<dim> fe_interface(*run.mapping,
+                                          fe,
+                                          face_quadrature,
+                                          update_values | update_gradients | update_JxW_values |
+                                              update_normal_vectors);
+      FEFaceValues<dim>      fe_face(*run.mapping,
+                                fe,
+                                face_quadrature,
+                                update_values | update_JxW_values | update_normal_vectors);
+      const unsigned int     n = fe.n_dofs_per_cell();
+      FullMatrix<double>     cell_matrix(n, n), face_matrix(n, 2 * n);
+      std::vector<types::global_dof_index> dof_indices(n), interface_indices(2 * n);
+      // The interior penalty sigma = factor (p + 1)^2 / h, h the cell's extent normal
+      // to the face, averaged over the two sides so that both sides agree.
+      const double penalty = inputs.penalty_factor * (fe.degree + 1.0) * (fe.degree + 1.0);
+
+      operator_matrix = 0;
+      std::size_t k = 0; // position in points / velocity
+      for (const auto &cell : run.dof_handler->active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            fe_values.reinit(cell);
+            cell->get_dof_indices(dof_indices);
+            cell_matrix = 0;
+            for (unsigned int q = 0; q < quadrature.size(); ++q, ++k)
+              {
+                const double          JxW = fe_values.JxW(q);
+                const Tensor<1, dim> &b   = velocity[k];
+                for (unsigned int i = 0; i < n; ++i)
+                  {
+                    const Tensor<1, dim> grad_i = fe_values.shape_grad(i, q);
+                    const double         b_grad = b * grad_i;
+                    for (unsigned int j = 0; j < n; ++j)
+                      cell_matrix(i, j) += (b_grad * fe_values.shape_value(j, q) -
+                                            D * (grad_i * fe_values.shape_grad(j, q))) *
+                                           JxW;
+                  }
+              }
+            operator_matrix.add(dof_indices, dof_indices, cell_matrix);
+
+            for (const unsigned int f : cell->face_indices())
+              {
+                if (cell->at_boundary(f))
+                  {
+                    // Outflow leaves with its mass; inflow brings none.
+                    fe_face.reinit(cell, f);
+                    cell_matrix = 0;
+                    for (unsigned int q = 0; q < face_quadrature.size(); ++q, ++k)
+                      {
+                        const double bn = velocity[k] * fe_face.normal_vector(q);
+                        if (bn <= 0)
+                          continue;
+                        for (unsigned int i = 0; i < n; ++i)
+                          for (unsigned int j = 0; j < n; ++j)
+                            cell_matrix(i, j) -= bn * fe_face.shape_value(i, q) *
+                                                 fe_face.shape_value(j, q) * fe_face.JxW(q);
+                      }
+                    operator_matrix.add(dof_indices, dof_indices, cell_matrix);
+                    continue;
+                  }
+                const auto neighbor = cell->neighbor(f);
+                const unsigned int neighbor_face = cell->neighbor_of_neighbor(f);
+                fe_interface.reinit(cell,
+                                    f,
+                                    numbers::invalid_unsigned_int,
+                                    neighbor,
+                                    neighbor_face,
+                                    numbers::invalid_unsigned_int);
+                const double h_here  = normal_extent(cell, f);
+                const double h_there = normal_extent(neighbor, neighbor_face);
+                const double sigma   = penalty * 0.5 * (1.0 / h_here + 1.0 / h_there);
+                const auto   indices = fe_interface.get_interface_dof_indices();
+                AssertDimension(indices.size(), 2 * n);
+                // Rows: the interface DoFs of this cell (cell index 0), in the order of
+                // dof_indices; columns: all interface DoFs.
+                std::vector<unsigned int> rows;
+                for (unsigned int i = 0; i < indices.size(); ++i)
+                  if (fe_interface.interface_dof_to_dof_indices(i)[0] !=
+                      numbers::invalid_unsigned_int)
+                    rows.push_back(i);
+                face_matrix = 0;
+                for (unsigned int q = 0; q < face_quadrature.size(); ++q, ++k)
+                  {
+                    const Tensor<1, dim> normal = fe_interface.normal(q);
+                    const double         bn     = velocity[k] * normal;
+                    const double         JxW    = fe_interface.JxW(q);
+                    for (unsigned int r = 0; r < n; ++r)
+                      {
+                        const unsigned int i     = rows[r];
+                        const double       phi_i = fe_interface.shape_value(true, i, q);
+                        const double       dphi_i_n =
+                            0.5 * (fe_interface.get_fe_face_values(0).shape_grad(
+                                       fe_interface.interface_dof_to_dof_indices(i)[0], q) *
+                                   normal);
+                        for (unsigned int j = 0; j < indices.size(); ++j)
+                          {
+                            const double upwind = fe_interface.shape_value(bn > 0, j, q);
+                            double       value  = -bn * upwind * phi_i;
+                            if (D != 0)
+                              {
+                                const double jump_j = fe_interface.jump_in_shape_values(j, q);
+                                const double average_grad_j_n =
+                                    fe_interface.average_of_shape_gradients(j, q) * normal;
+                                value += D * (average_grad_j_n * phi_i + dphi_i_n * jump_j -
+                                              sigma * jump_j * phi_i);
+                              }
+                            face_matrix(r, j) += value * JxW;
+                          }
+                      }
+                  }
+                std::vector<types::global_dof_index> row_indices(n);
+                for (unsigned int r = 0; r < n; ++r)
+                  row_indices[r] = indices[rows[r]];
+                interface_indices.assign(indices.begin(), indices.end());
+                operator_matrix.add(row_indices, interface_indices, face_matrix);
+              }
+          }
+      AssertDimension(k, points.size());
+      operator_matrix.compress(VectorOperation::add);
+      assembled_tau = tau;
+      ++n_assemblies;
+    }
+
+    template <int dim, typename Backend>
+    double ReverseLawOperator<dim, Backend>::outflow_rate(const double t, const VectorType &ghosted)
+    {
+      velocities(t);
+      const QGauss<dim>     quadrature(fe.degree + 1);
+      const QGauss<dim - 1> face_quadrature(fe.degree + 1);
+      FEFaceValues<dim>     fe_face(*run.mapping,
+                                fe,
+                                face_quadrature,
+                                update_values | update_JxW_values | update_normal_vectors);
+      std::vector<double> values(face_quadrature.size());
+      double              rate = 0;
+      std::size_t         k    = 0;
+      for (const auto &cell : run.dof_handler->active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            k += quadrature.size();
+            for (const unsigned int f : cell->face_indices())
+              {
+                if (cell->at_boundary(f))
+                  {
+                    fe_face.reinit(cell, f);
+                    fe_face.get_function_values(ghosted, values);
+                    for (unsigned int q = 0; q < face_quadrature.size(); ++q)
+                      rate += std::max(0.0, velocity[k + q] * fe_face.normal_vector(q)) *
+                              values[q] * fe_face.JxW(q);
+                  }
+                k += face_quadrature.size();
+              }
+          }
+      return Utilities::MPI::sum(rate, run.communicator);
+    }
+
+    template <int dim, typename Backend>
+    unsigned int ReverseLawOperator<dim, Backend>::solve_mass(const VectorType &rhs, VectorType &x)
+    {
+      TimerOutput::Scope   scope(run.timer, "linear solves (mass)");
+      SolverControl        control(p.linear_solver.maximum_iterations,
+                            p.linear_solver.relative_tolerance * rhs.l2_norm());
+      SolverCG<VectorType> cg(control);
+      try
+        {
+          cg.solve(mass_matrix, x, rhs, *mass_preconditioner);
+        }
+      catch (const SolverControl::NoConvergence &e)
+        {
+          throw SolverFailure("The mass-matrix solve did not converge in " +
+                              std::to_string(e.last_step) +
+                              " CG iterations; raise Linear solver/Maximum iterations.");
+        }
+      return control.last_step();
+    }
+
+    template <int dim, typename Backend>
+    void ReverseLawOperator<dim, Backend>::initial_value(VectorType &solution)
+    {
+      TimerOutput::Scope scope(run.timer, "initial projection");
+      const double       T = run.process->final_time;
+      const double       c = run.scaling->scale(T);
+      // The start law: the prior N(0, v(T) I), the exact p_T or the caller's field.
+      std::unique_ptr<DensityField> prior;
+      const DensityField           *start = inputs.start;
+      if (start == nullptr)
+        {
+          prior = DiagonalGaussian(std::vector<double>(dim, 0.0),
+                                   std::vector<double>(dim, run.process->transition_variance(T)))
+                      .transported(1.0, 0.0);
+          start = prior.get();
+        }
+      // L2 projection with a composite Gauss rule (the start may be steep on coarse cells).
+      const QIterated<dim> quadrature(QGauss<1>(fe.degree + 1), 4);
+      FEValues<dim>        fe_values(*run.mapping,
+                              fe,
+                              quadrature,
+                              update_values | update_quadrature_points | update_JxW_values);
+      const unsigned int                   n = fe.n_dofs_per_cell();
+      Vector<double>                       cell_rhs(n);
+      std::vector<types::global_dof_index> dof_indices(n);
+      VectorType                           rhs(run.locally_owned, run.communicator);
+      for (const auto &cell : run.dof_handler->active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            fe_values.reinit(cell);
+            cell_rhs = 0;
+            for (unsigned int q = 0; q < quadrature.size(); ++q)
+              {
+                const double value = scaled_value(*start, c, fe_values.quadrature_point(q));
+                for (unsigned int i = 0; i < n; ++i)
+                  cell_rhs(i) += value * fe_values.shape_value(i, q) * fe_values.JxW(q);
+              }
+            cell->get_dof_indices(dof_indices);
+            rhs.add(dof_indices, cell_rhs);
+          }
+      rhs.compress(VectorOperation::add);
+      solution = 0;
+      scope.stop();
+      solve_mass(rhs, solution);
+    }
+
+    template <int dim, typename Backend>
+    void ReverseLawOperator<dim, Backend>::apply_rhs(const double      tau,
+                                                     const VectorType &y,
+                                                     VectorType       &F)
+    {
+      assemble_operator(tau);
+      operator_matrix.vmult(F, y);
+    }
+
+    template <int dim, typename Backend>
+    unsigned int ReverseLawOperator<dim, Backend>::solve_stage(const double      tau,
+                                                               const double      gamma_h,
+                                                               const VectorType &rhs,
+                                                               VectorType       &Y,
+                                                               const bool        final_stage)
+    {
+      assemble_operator(tau);
+      {
+        TimerOutput::Scope scope(run.timer, "stage matrix");
+        stage_matrix.copy_from(mass_matrix);
+        Backend::add(stage_matrix, -gamma_h, operator_matrix);
+      }
+      TimerOutput::Scope scope(run.timer, "linear solves (stage)");
+      // Incomplete LU: the stage matrix is nonsymmetric and, for transport, far from
+      // the elliptic matrices multigrid is made for; it is the mass matrix plus a
+      // perturbation for the steps the time error allows.
+      typename Backend::ILU ilu;
+      Backend::initialize_ilu(ilu, stage_matrix);
+      const double tolerance = final_stage
+                                   ? p.linear_solver.relative_tolerance
+                                   : std::max(p.linear_solver.relative_tolerance,
+                                              std::min(1e-6, 1e-3 * p.time_stepping.tolerance));
+      SolverControl control(p.linear_solver.maximum_iterations, tolerance * rhs.l2_norm());
+      typename SolverGMRES<VectorType>::AdditionalData gmres_data(50);
+      SolverGMRES<VectorType>                          gmres(control, gmres_data);
+      try
+        {
+          gmres.solve(stage_matrix, Y, rhs, ilu);
+        }
+      catch (const SolverControl::NoConvergence &e)
+        {
+          std::ostringstream s;
+          s << "The stage system at t = " << run.physical_time(tau) << " did not converge in "
+            << e.last_step << " GMRES iterations (residual " << e.last_residual
+            << "); raise Linear solver/Maximum iterations or lower Time stepping/Maximum step.";
+          throw StepFailure(s.str());
+        }
+      return control.last_step();
+    }
+
+    /// The density fields of a VTU file in original coordinates: q_h (and, for the
+    /// second law, the first law's q_h and the difference), the exact p_t, q_h - p_t.
+    template <int dim>
+    class LawDataPostprocessor : public DataPostprocessorScalar<dim>
+    {
+    public:
+      LawDataPostprocessor(const std::string &name, const bool with_exact)
+          : DataPostprocessorScalar<dim>(name, update_values | update_quadrature_points)
+          , with_exact(with_exact)
+          , field_name(name)
+      {
+      }
+
+      void set(const double scale, const DensityField *exact_field)
+      {
+        c     = scale;
+        exact = exact_field;
+      }
+
+      void evaluate_scalar_field(const DataPostprocessorInputs::Scalar<dim> &inputs,
+                                 std::vector<Vector<double>> &computed) const override
+      {
+        const double inverse_c_d = std::pow(c, -double(dim));
+        for (unsigned int q = 0; q < inputs.solution_values.size(); ++q)
+          {
+            computed[q](0) = inverse_c_d * inputs.solution_values[q];
+            if (with_exact)
+              {
+                const double p = inverse_c_d * scaled_value(*exact, c, inputs.evaluation_points[q]);
+                computed[q](1) = p;
+                computed[q](2) = computed[q](0) - p;
+              }
+          }
+      }
+
+      std::vector<std::string> get_names() const override
+      {
+        if (with_exact)
+          return {field_name, "exact_density", "error"};
+        return {field_name};
+      }
+
+      std::vector<DataComponentInterpretation::DataComponentInterpretation>
+      get_data_component_interpretation() const override
+      {
+        return std::vector<DataComponentInterpretation::DataComponentInterpretation>(
+            with_exact ? 3 : 1, DataComponentInterpretation::component_is_scalar);
+      }
+
+    private:
+      bool                with_exact;
+      std::string         field_name;
+      double              c     = 1.0;
+      const DensityField *exact = nullptr;
+    };
+
+    /// What is measured of an induced law: mass, outflow, undershoot at every step;
+    /// errors and distances to the exact p_t, to the closed-form induced law and to the
+    /// first law, moments and point values at the output times; the VTU fields.
+    template <int dim, typename Backend>
+    class LawMeasures : public RunPostprocessor<dim, Backend>
+    {
+      using VectorType = typename Backend::Vector;
+
+    public:
+      LawMeasures(FiniteElementRun<dim, Backend>      &run,
+                  ReverseLawOperator<dim, Backend>    &equation,
+                  const ReverseLawInputs              &inputs,
+                  const InducedLawTarget              *target,
+                  const Snapshots<VectorType>         *first,
+                  Snapshots<VectorType>               *keep,
+                  ReverseLawRunResult                 &result)
+          : run(run)
+          , equation(equation)
+          , inputs(inputs)
+          , target(target)
+          , first(first)
+          , keep(keep)
+          , result(result)
+          , density_output("density", true)
+          , first_output("ode_density", false)
+          , difference_output("sde_minus_ode", false)
+      {
+      }
+
+      void initialize() override;
+      void evaluate(const double t) override;
+      std::string statistics_header() const override
+      {
+        return "mass,outflow,outflow_rate,minimum,";
+      }
+      void write_statistics(std::ostream &out) const override
+      {
+        out << mass << "," << outflow << "," << rate << "," << minimum << ",";
+      }
+      std::string progress_figures() const override
+      {
+        std::ostringstream s;
+        s << "mass = " << std::setprecision(10) << mass << "  min/max = " << std::setprecision(3)
+          << minimum;
+        return s.str();
+      }
+      void at_output(const unsigned int index, const double t) override;
+      void add_output_fields(DataOut<dim> &data_out, const double t) override;
+      void finish() override;
+      std::string summary() const override
+      {
+        std::ostringstream s;
+        s << std::setprecision(3) << "at t = " << result.final().time << ": relative L2 error "
+          << result.final().errors.l2 << " to p_t, L1 " << result.final().to_exact.l1
+          << ", mass " << std::setprecision(12) << result.final().mass << std::setprecision(3)
+          << ", min/max " << result.minimum;
+        if (result.has_first_law)
+          s << ", L1 to the ODE law " << result.final().to_first_law.l1;
+        return s.str();
+      }
+
+    private:
+      /// Moments, errors and distances at output time number index (collective).
+      void measure(const unsigned int index, const double t, ReverseLawSnapshot &snapshot);
+
+      FiniteElementRun<dim, Backend>   &run;
+      ReverseLawOperator<dim, Backend> &equation;
+      const ReverseLawInputs           &inputs;
+      const InducedLawTarget           *target;
+      const Snapshots<VectorType>      *first;
+      Snapshots<VectorType>            *keep;
+      ReverseLawRunResult              &result;
+
+      double mass = 0, outflow = 0, rate = 0, minimum = 0, last_time = 0;
+      bool   started = false;
+      std::vector<std::unique_ptr<Utilities::MPI::RemotePointEvaluation<dim>>> point_caches;
+
+      std::unique_ptr<DensityField> exact_now;
+      LawDataPostprocessor<dim>     density_output, first_output, difference_output;
+      VectorType                    difference;
+    };
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::initialize()
+    {
+      if (first != nullptr && first->times.size() != run.output_times.size())
+        throw SolverFailure("The ODE law was kept at a different number of output times.");
+      const std::size_t n_points = inputs.points.size() / dim;
+      if (n_points == 0)
+        return;
+      // One search structure per output time: with scaled coordinates the points move
+      // through the mesh. Every point must be inside at every output time.
+      for (const double t : run.output_times)
+        {
+          const double            c = run.scaling->scale(t);
+          std::vector<Point<dim>> xi(n_points);
+          for (std::size_t i = 0; i < n_points; ++i)
+            for (unsigned int j = 0; j < dim; ++j)
+              xi[i][j] = inputs.points[i * dim + j] / c;
+          auto cache = std::make_unique<Utilities::MPI::RemotePointEvaluation<dim>>();
+          cache->reinit(xi, *run.triangulation, *run.mapping);
+          if (Utilities::MPI::min(cache->all_points_found() ? 1 : 0, run.communicator) == 0)
+            throw InputError("Reverse law/Points file has points outside the mesh at t = " +
+                             format_number(t) + "; expected every point inside the domain.");
+          point_caches.push_back(std::move(cache));
+          if (!run.scaling->enabled())
+            break;
+        }
+    }
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::evaluate(const double t)
+    {
+      TimerOutput::Scope scope(run.timer, "measures");
+      const auto        &ghosted = run.ghosted_solution();
+      const QGauss<dim>  quadrature(run.parameters.discretization.degree + 2);
+      FEValues<dim>      fe_values(*run.mapping,
+                              run.dof_handler->get_fe(),
+                              quadrature,
+                              update_values | update_JxW_values);
+      std::vector<double> values(quadrature.size());
+      double              local_mass = 0, local_min = 0, local_max = 0;
+      for (const auto &cell : run.dof_handler->active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            fe_values.reinit(cell);
+            fe_values.get_function_values(ghosted, values);
+            for (unsigned int q = 0; q < quadrature.size(); ++q)
+              {
+                local_mass += values[q] * fe_values.JxW(q);
+                local_min = std::min(local_min, values[q]);
+                local_max = std::max(local_max, values[q]);
+              }
+          }
+      mass                = Utilities::MPI::sum(local_mass, run.communicator);
+      const double lowest = Utilities::MPI::min(local_min, run.communicator);
+      const double peak   = Utilities::MPI::max(local_max, run.communicator);
+      minimum             = peak > 0 ? lowest / peak : 0.0;
+      // The mass that left: the outflow rate integrated over tau by the trapezoidal
+      // rule between accepted steps.
+      const double new_rate = equation.outflow_rate(t, ghosted);
+      if (started)
+        outflow += 0.5 * (rate + new_rate) * std::abs(last_time - t);
+      rate      = new_rate;
+      last_time = t;
+      started   = true;
+      result.minimum            = std::min(result.minimum, minimum);
+      result.max_outflow_rate   = std::max(result.max_outflow_rate, rate);
+    }
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::measure(const unsigned int  index,
+                                            const double        t,
+                                            ReverseLawSnapshot &s)
+    {
+      const double c   = run.scaling->scale(t);
+      const double c_d = std::pow(c, dim);
+      exact_now        = run.law(t);
+      std::unique_ptr<DensityField> target_now;
+      if (target != nullptr)
+        target_now = target->at(t);
+      const auto        &ghosted = run.ghosted_solution();
+      const QGauss<dim>  quadrature(run.parameters.discretization.degree + 2);
+      FEValues<dim>      fe_values(*run.mapping,
+                              run.dof_handler->get_fe(),
+                              quadrature,
+                              update_values | update_quadrature_points | update_JxW_values);
+      const unsigned int nq = quadrature.size();
+      std::vector<double> q_h(nq), q_first(nq);
+
+      // Sums in the mesh coordinates; L2 norms are converted to x at the end.
+      // [0] p-sum of |e|, [1] e^2, [2] |p|, [3] p^2, then the same for the target.
+      double norms[8] = {0, 0, 0, 0, 0, 0, 0, 0}, maxima[4] = {0, 0, 0, 0};
+      // Distances: [0] |p - q|, [1] (p - q)^2, [2] (sqrt p - sqrt q)^2, [3] p log p/q,
+      // [4] q log q/p, [5] clipped mass; against exact, target, first.
+      double distances[3][6] = {};
+      // Moments: mass, first moments, second moments.
+      std::vector<double> moments(1 + dim + dim * dim, 0.0);
+      const auto add_distance = [](double *d, const double p, const double q, const double JxW) {
+        d[0] += std::abs(p - q) * JxW;
+        d[1] += (p - q) * (p - q) * JxW;
+        if (p > 0 && q > 0)
+          {
+            const double r = std::sqrt(p) - std::sqrt(q);
+            d[2] += r * r * JxW;
+            d[3] += p * std::log(p / q) * JxW;
+            d[4] += q * std::log(q / p) * JxW;
+          }
+        else
+          d[5] += std::max(p, 0.0) * JxW + std::max(q, 0.0) * JxW;
+      };
+      // 1D: the mass of each sub-interval for the CDFs (x_left, x_right, masses).
+      const bool          one_d = dim == 1;
+      std::vector<double> intervals; // per sub-interval: left, right, q, p, first
+      for (const auto &cell : run.dof_handler->active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            fe_values.reinit(cell);
+            fe_values.get_function_values(ghosted, q_h);
+            if (first != nullptr)
+              fe_values.get_function_values(first->values[index], q_first);
+            double cell_masses[3] = {0, 0, 0};
+            for (unsigned int q = 0; q < nq; ++q)
+              {
+                const Point<dim> &xi  = fe_values.quadrature_point(q);
+                const double      JxW = fe_values.JxW(q);
+                const double      p   = scaled_value(*exact_now, c, xi);
+                const double      e   = q_h[q] - p;
+                norms[0] += std::abs(e) * JxW;
+                norms[1] += e * e * JxW;
+                norms[2] += std::abs(p) * JxW;
+                norms[3] += p * p * JxW;
+                maxima[0] = std::max(maxima[0], std::abs(e));
+                maxima[1] = std::max(maxima[1], std::abs(p));
+                add_distance(distances[0], p, q_h[q], JxW);
+                if (target_now)
+                  {
+                    const double pt = scaled_value(*target_now, c, xi);
+                    const double et = q_h[q] - pt;
+                    norms[4] += std::abs(et) * JxW;
+                    norms[5] += et * et * JxW;
+                    norms[6] += std::abs(pt) * JxW;
+                    norms[7] += pt * pt * JxW;
+                    maxima[2] = std::max(maxima[2], std::abs(et));
+                    maxima[3] = std::max(maxima[3], std::abs(pt));
+                    add_distance(distances[1], pt, q_h[q], JxW);
+                  }
+                if (first != nullptr)
+                  add_distance(distances[2], q_first[q], q_h[q], JxW);
+                moments[0] += q_h[q] * JxW;
+                for (unsigned int i = 0; i < dim; ++i)
+                  {
+                    moments[1 + i] += c * xi[i] * q_h[q] * JxW;
+                    for (unsigned int j = 0; j < dim; ++j)
+                      moments[1 + dim + i * dim + j] += c * c * xi[i] * xi[j] * q_h[q] * JxW;
+                  }
+                cell_masses[0] += q_h[q] * JxW;
+                cell_masses[1] += p * JxW;
+                cell_masses[2] += (first != nullptr ? q_first[q] : 0.0) * JxW;
+              }
+            if (one_d)
+              {
+                // One interval per cell: the CDFs are exact at the cell boundaries and
+                // linear in between, which is enough on the meshes that resolve the law.
+                intervals.push_back(c * cell->vertex(0)[0]);
+                intervals.push_back(c * cell->vertex(1)[0]);
+                for (const double m : cell_masses)
+                  intervals.push_back(m);
+              }
+          }
+      const MPI_Comm comm = run.communicator;
+      Utilities::MPI::sum(ArrayView<const double>(norms, 8), comm, ArrayView<double>(norms, 8));
+      Utilities::MPI::max(ArrayView<const double>(maxima, 4), comm, ArrayView<double>(maxima, 4));
+      for (auto &d : distances)
+        Utilities::MPI::sum(ArrayView<const double>(d, 6), comm, ArrayView<double>(d, 6));
+      Utilities::MPI::sum(ArrayView<const double>(moments), comm, ArrayView<double>(moments));
+
+      s.errors.l1   = norms[0] / norms[2];
+      s.errors.l2   = std::sqrt(norms[1] / norms[3]);
+      s.errors.linf = maxima[0] / maxima[1];
+      if (target_now)
+        {
+          s.errors_to_target.l1   = norms[4] / norms[6];
+          s.errors_to_target.l2   = std::sqrt(norms[5] / norms[7]);
+          s.errors_to_target.linf = maxima[2] / maxima[3];
+        }
+      const auto to_distances = [&](const double *d) {
+        LawDistances r;
+        r.l1                = d[0];
+        r.l2                = std::sqrt(d[1] / c_d); // ||.||_2 in x: c^{-d/2} ||.||_2 in xi
+        r.hellinger_squared = 0.5 * d[2];
+        r.kl_pq             = d[3];
+        r.kl_qp             = d[4];
+        r.clipped_mass      = d[5];
+        return r;
+      };
+      s.to_exact     = to_distances(distances[0]);
+      s.to_target    = to_distances(distances[1]);
+      s.to_first_law = to_distances(distances[2]);
+      s.mass         = moments[0];
+      s.mean.assign(dim, 0.0);
+      s.covariance.assign(dim * dim, 0.0);
+      for (unsigned int i = 0; i < dim; ++i)
+        s.mean[i] = moments[1 + i] / moments[0];
+      for (unsigned int i = 0; i < dim; ++i)
+        for (unsigned int j = 0; j < dim; ++j)
+          s.covariance[i * dim + j] =
+              moments[1 + dim + i * dim + j] / moments[0] - s.mean[i] * s.mean[j];
+
+      if (one_d)
+        {
+          // W1 and W2 from the CDFs, on rank 0, where every cell's masses meet.
+          const auto all = Utilities::MPI::gather(comm, intervals, 0);
+          double     w[4] = {0, 0, 0, 0};
+          if (Utilities::MPI::this_mpi_process(comm) == 0)
+            {
+              std::vector<Interval1d> cells;
+              for (const auto &part : all)
+                for (std::size_t k = 0; k + 5 <= part.size(); k += 5)
+                  cells.push_back({part[k], part[k + 1], {{part[k + 2], part[k + 3], part[k + 4]}}});
+              std::sort(cells.begin(), cells.end(), [](const auto &a, const auto &b) {
+                return a.left < b.left;
+              });
+              const auto exact_w = wasserstein_1d(cells, 1, 0);
+              w[0]               = exact_w.first;
+              w[1]               = exact_w.second;
+              if (first != nullptr)
+                {
+                  const auto first_w = wasserstein_1d(cells, 2, 0);
+                  w[2]               = first_w.first;
+                  w[3]               = first_w.second;
+                }
+            }
+          Utilities::MPI::broadcast(w, 4, 0, comm);
+          s.to_exact.w1 = w[0];
+          s.to_exact.w2 = w[1];
+          if (first != nullptr)
+            {
+              s.to_first_law.w1 = w[2];
+              s.to_first_law.w2 = w[3];
+            }
+        }
+
+      if (!point_caches.empty())
+        {
+          const auto &cache = *point_caches[run.scaling->enabled() ? index : 0];
+          const std::vector<double> values =
+              VectorTools::point_values<1>(cache, *run.dof_handler, ghosted);
+          s.point_log_values.resize(values.size());
+          for (std::size_t i = 0; i < values.size(); ++i)
+            s.point_log_values[i] = values[i] > 0 ? std::log(values[i] / c_d)
+                                                  : std::numeric_limits<double>::quiet_NaN();
+        }
+    }
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::at_output(const unsigned int index, const double t)
+    {
+      TimerOutput::Scope scope(run.timer, "output");
+      ReverseLawSnapshot s;
+      s.time    = t;
+      measure(index, t, s);
+      s.outflow = outflow;
+      s.minimum = minimum;
+      result.outputs.push_back(s);
+      if (keep != nullptr)
+        {
+          keep->times.push_back(t);
+          keep->values.emplace_back(run.locally_owned, run.locally_relevant, run.communicator);
+          keep->values.back() = run.solution;
+        }
+    }
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::add_output_fields(DataOut<dim> &data_out, const double t)
+    {
+      const double c = run.scaling->scale(t);
+      density_output.set(c, exact_now.get());
+      data_out.add_data_vector(run.ghosted_solution(), density_output);
+      if (first != nullptr)
+        {
+          const unsigned int index = result.outputs.size() - 1;
+          first_output.set(c, nullptr);
+          difference_output.set(c, nullptr);
+          difference.reinit(run.locally_owned, run.locally_relevant, run.communicator);
+          VectorType owned(run.locally_owned, run.communicator);
+          owned = run.solution;
+          VectorType first_owned(run.locally_owned, run.communicator);
+          first_owned = first->values[index];
+          owned -= first_owned;
+          difference = owned;
+          data_out.add_data_vector(first->values[index], first_output);
+          data_out.add_data_vector(difference, difference_output);
+        }
+    }
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::finish()
+    {
+      result.has_target    = target != nullptr;
+      result.has_first_law = first != nullptr;
+    }
+
+    /// One law on the shared mesh.
+    template <int dim, typename Backend>
+    ReverseLawRunResult run_law(const FiniteElementCase                        &parameters,
+                                const ReverseLawInputs                         &inputs,
+                                const unsigned int                              law_index,
+                                const parallel::TriangulationBase<dim>         &mesh,
+                                const unsigned int                              level,
+                                const std::string                              &directory,
+                                const bool                                      write_files,
+                                const Snapshots<typename Backend::Vector>      *first,
+                                Snapshots<typename Backend::Vector>            *keep)
+    {
+      const ReverseLaw    law = inputs.laws[law_index];
+      ReverseLawRunResult result;
+      result.law   = law;
+      result.score = inputs.score->description();
+      result.start = inputs.start_description;
+      FiniteElementRun<dim, Backend> skeleton(
+          parameters, level, directory, write_files, mesh.get_communicator());
+      skeleton.use_mesh(mesh);
+      skeleton.run_backwards_to(inputs.end_time);
+      ReverseLawOperator<dim, Backend> equation(skeleton, inputs, law);
+      skeleton.set_operator(equation);
+      const InducedLawTarget *target =
+          law_index < inputs.targets.size() && inputs.targets[law_index].at ?
+              &inputs.targets[law_index] :
+              nullptr;
+      LawMeasures<dim, Backend> measures(skeleton, equation, inputs, target, first, keep, result);
+      skeleton.add_postprocessor(measures);
+      skeleton.run(result);
+      return result;
+    }
+  } // namespace reverse
+
+  template <int dim, typename Backend>
+  std::vector<ReverseLawRunResult> solve_reverse_laws(const FiniteElementCase &parameters,
+                                                      const ReverseLawInputs  &inputs,
+                                                      const unsigned int       refinement_level,
+                                                      const std::string       &output_directory,
+                                                      const bool               write_files,
+                                                      const MPI_Comm           communicator)
+  {
+    if (inputs.score == nullptr || inputs.laws.empty())
+      throw std::logic_error("solve_reverse_laws needs a score and at least one law.");
+    const auto mesh = create_triangulation<dim>(communicator);
+    make_mesh(*mesh, parameters.mesh, refinement_level);
+    using VectorType = typename Backend::Vector;
+    reverse::Snapshots<VectorType>   first;
+    std::vector<ReverseLawRunResult> results;
+    for (unsigned int k = 0; k < inputs.laws.size(); ++k)
+      {
+        const std::string name = inputs.laws[k] == ReverseLaw::ode ? "ode-law" : "sde-law";
+        results.push_back(reverse::run_law<dim, Backend>(parameters,
+                                                         inputs,
+                                                         k,
+                                                         *mesh,
+                                                         refinement_level,
+                                                         output_directory + "/" + name,
+                                                         write_files,
+                                                         k == 0 ? nullptr : &first,
+                                                         k == 0 && inputs.laws.size() > 1 ?
+                                                             &first :
+                                                             nullptr));
+      }
+    return results;
+  }
+} // namespace scorefp

@@ -1,0 +1,442 @@
+// Task = reverse law: the laws the probability-flow ODE and the reverse SDE really
+// produce with the score of section Sampler, by finite elements in reversed time
+// (reverse/reverse_law.h), at every refinement level of section Mesh; errors and
+// distances to the exact p_t, to the closed-form law of Gaussian data started from the
+// prior (Pierret & Galerne), and between the two laws (the ODE-SDE gap). Writes
+// summary.json, points.csv, and each law's statistics.csv and .pvd series.
+#include <scorefp/core/input_error.h>
+#include <scorefp/io/io.h>
+#include <scorefp/io/json.h>
+#include <scorefp/io/sample_files.h>
+#include <scorefp/reference/reference_field.h>
+#include <scorefp/reverse/reverse_law.h>
+#include <scorefp/score_source/score_source.h>
+#include <scorefp/tasks/parameters.h>
+#include <scorefp/tasks/run.h>
+#include <scorefp/tasks/task.h>
+
+#include <deal.II/base/convergence_table.h>
+#include <deal.II/base/mpi.h>
+#include <deal.II/base/parameter_handler.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "tasks/task_output.h"
+
+namespace scorefp
+{
+  namespace
+  {
+    /// A reference file's density at one time, as the start of the reverse-time laws.
+    class ReferenceDensityAtTime : public DensityField
+    {
+    public:
+      ReferenceDensityAtTime(std::unique_ptr<ReferenceField> file, const double t)
+          : file(std::move(file))
+          , t(t)
+      {
+      }
+      double value(const double *x) const override
+      {
+        double p = 0;
+        file->evaluate_at_time(t, x, 1, &p, nullptr, ScoreSource::log_density_gradient);
+        return std::max(p, 0.0);
+      }
+      void score(const double *x, double *s) const override
+      {
+        file->evaluate_at_time(t, x, 1, nullptr, s, ScoreSource::log_density_gradient);
+      }
+
+    private:
+      std::unique_ptr<ReferenceField> file;
+      double                          t;
+    };
+
+    /// Pierret & Galerne's continuous-time laws (MATH.md section 3) of centred Gaussian
+    /// data N(0, diag(lambda)) with the exact score, started at T from the prior
+    /// N(0, c I), c = v(T): per direction, with lambda_t = m_t^2 lambda + v_t,
+    ///   ODE: c lambda_t / lambda_T,   SDE: lambda_t + (c - lambda_T) (m_T/m_t)^2 lambda_t^2 / lambda_T^2.
+    InducedLawTarget gaussian_target(const ForwardProcess      &process,
+                                     const std::vector<double> &lambda,
+                                     const ReverseLaw           law)
+    {
+      InducedLawTarget target;
+      target.description = "Pierret & Galerne's " + reverse_law_name(law) + " law";
+      const ForwardProcess *pr = &process;
+      target.at = [pr, lambda, law](const double t) -> std::unique_ptr<DensityField> {
+        const double T = pr->final_time;
+        const double c = pr->transition_variance(T);
+        const double m_t = pr->transition_mean_factor(t), m_T = pr->transition_mean_factor(T);
+        std::vector<double> variances(lambda.size());
+        for (std::size_t i = 0; i < lambda.size(); ++i)
+          {
+            const double l_t = m_t * m_t * lambda[i] + pr->transition_variance(t);
+            const double l_T = m_T * m_T * lambda[i] + c;
+            variances[i]     = law == ReverseLaw::ode ?
+                                   c * l_t / l_T :
+                                   l_t + (c - l_T) * (m_T / m_t) * (m_T / m_t) * l_t * l_t / (l_T * l_T);
+          }
+        return DiagonalGaussian(std::vector<double>(lambda.size(), 0.0), variances)
+            .transported(1.0, 0.0);
+      };
+      return target;
+    }
+
+    Json distances_json(const LawDistances &d)
+    {
+      Json json;
+      json["L1"]                = d.l1;
+      json["L2"]                = d.l2;
+      json["hellinger_squared"] = d.hellinger_squared;
+      json["KL_pq"]             = d.kl_pq;
+      json["KL_qp"]             = d.kl_qp;
+      json["clipped_mass"]      = d.clipped_mass;
+      if (std::isfinite(d.w1))
+        {
+          json["W1"] = d.w1;
+          json["W2"] = d.w2;
+        }
+      return json;
+    }
+
+    Json errors_json(const ErrorNorms &e)
+    {
+      Json json;
+      json["L1"]   = e.l1;
+      json["L2"]   = e.l2;
+      json["Linf"] = e.linf;
+      return json;
+    }
+
+    Json law_json(const ReverseLawRunResult &r)
+    {
+      Json json;
+      json["law"]               = reverse_law_name(r.law);
+      json["n_cells"]           = r.n_cells;
+      json["n_dofs"]            = r.n_dofs;
+      json["polynomial_degree"] = r.degree;
+      json["refinement_level"]  = r.refinement_level;
+      json["time_method"]       = r.time_method;
+      json["n_steps"]           = r.n_steps;
+      json["n_rejected_steps"]  = r.n_rejected_steps;
+      json["linear_iterations"] = r.linear_iterations;
+      json["wall_seconds"]      = r.wall_seconds;
+      json["minimum"]           = r.minimum;
+      json["max_outflow_rate"]  = r.max_outflow_rate;
+      json["initial_mass"]      = r.outputs.front().mass;
+      json["mass"]              = r.final().mass;
+      json["outflow"]           = r.final().outflow;
+      json["errors"]            = errors_json(r.final().errors);
+      json["to_exact"]          = distances_json(r.final().to_exact);
+      if (r.has_target)
+        {
+          json["errors_to_target"] = errors_json(r.final().errors_to_target);
+          json["to_target"]        = distances_json(r.final().to_target);
+        }
+      if (r.has_first_law)
+        json["to_ode_law"] = distances_json(r.final().to_first_law);
+      json["outputs"] = Json::array();
+      for (const auto &s : r.outputs)
+        {
+          Json o;
+          o["time"]       = s.time;
+          o["mass"]       = s.mass;
+          o["outflow"]    = s.outflow;
+          o["minimum"]    = s.minimum;
+          o["mean"]       = s.mean;
+          o["covariance"] = s.covariance;
+          o["errors"]     = errors_json(s.errors);
+          o["to_exact"]   = distances_json(s.to_exact);
+          if (r.has_target)
+            {
+              o["errors_to_target"] = errors_json(s.errors_to_target);
+              o["to_target"]        = distances_json(s.to_target);
+            }
+          if (r.has_first_law)
+            o["to_ode_law"] = distances_json(s.to_first_law);
+          json["outputs"].push_back(o);
+        }
+      return json;
+    }
+
+    /// The error a convergence table follows: to the closed-form induced law where
+    /// there is one, else to the exact p_eps.
+    double table_error(const ReverseLawRunResult &r)
+    {
+      return r.has_target ? r.final().errors_to_target.l2 : r.final().errors.l2;
+    }
+
+  } // namespace
+
+  ReverseLawCase::ReverseLawCase()  = default;
+  ReverseLawCase::~ReverseLawCase() = default;
+
+  std::unique_ptr<ReverseLawCase> make_reverse_law_case(const Parameters &p)
+  {
+    const ReverseLawParameters &rl    = p.reverse_law;
+    const unsigned int          d     = p.dimension;
+    auto                        setup = std::make_unique<ReverseLawCase>();
+    setup->process                    = create_process(p.process);
+    setup->data                       = create_data(p.data, d);
+    const ForwardProcess   &process   = *setup->process;
+    const DataDistribution &data      = *setup->data;
+    const double            eps = p.sampler.early_stopping, T = process.final_time;
+    setup->score                      = p.sampler.score_source->create(
+        ScoreSourceContext{process, data, d, p.score, eps, p.process});
+    if (setup->score->dimension() != d)
+      throw InputError("Sampler/Score: the score has dimension " +
+                       std::to_string(setup->score->dimension()) + ", but Dimension = " +
+                       std::to_string(d) + ".");
+
+    ReverseLawInputs &inputs = setup->inputs;
+    inputs.laws              = rl.selected();
+    inputs.score             = setup->score.get();
+    inputs.end_time          = eps;
+    inputs.penalty_factor    = rl.penalty_factor;
+    if (!rl.start_file.empty())
+      {
+        auto file = ReferenceField::read(rl.start_file);
+        if (file->dimension() != d)
+          throw InputError("Reverse law/Start file '" + rl.start_file + "' is " +
+                           std::to_string(file->dimension()) + "-dimensional; expected " +
+                           std::to_string(d) + ".");
+        const auto times = file->times();
+        if (!(times.front() <= T * (1 + 1e-12) && times.back() >= T * (1 - 1e-12)))
+          throw InputError("Reverse law/Start file '" + rl.start_file +
+                           "' holds no density at Process/Final time = " + format_number(T) +
+                           "; expected snapshots up to it.");
+        setup->start = std::make_unique<ReferenceDensityAtTime>(std::move(file), T);
+        inputs.start_description = "the density of " + rl.start_file + " at T";
+      }
+    else if (p.sampler.start == Start::exact)
+      {
+        setup->start =
+            data.transported(process.transition_mean_factor(T), process.transition_variance(T));
+        inputs.start_description = "the exact p_T";
+      }
+    else
+      inputs.start_description = "the prior N(0, v(T) I)";
+    inputs.start = setup->start.get();
+    if (!rl.points_file.empty())
+      inputs.points = read_samples(rl.points_file, d, "Reverse law/Points file").values;
+
+    // Gaussian data from the prior with the exact score: Pierret & Galerne's laws.
+    std::vector<double> mean, variances;
+    const bool          centred_gaussian =
+        data.diagonal_gaussian(mean, variances) &&
+        std::all_of(mean.begin(), mean.end(), [](double m) { return m == 0.0; });
+    if (setup->start == nullptr && centred_gaussian && p.sampler.score_source->closed_form())
+      for (const ReverseLaw law : inputs.laws)
+        inputs.targets.push_back(gaussian_target(process, variances, law));
+    return setup;
+  }
+
+  namespace
+  {
+    void run_reverse_law(const Parameters               &p,
+                         const dealii::ParameterHandler &prm,
+                         const MPI_Comm                  communicator)
+    {
+      const std::string          &directory = p.output.directory;
+      const unsigned int          d         = p.dimension;
+      const bool root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
+      remove_stale_outputs({directory + "/summary.json", directory + "/points.csv"}, communicator);
+
+      // Inputs first, so that a bad one fails before anything is written.
+      const auto              setup   = make_reverse_law_case(p);
+      const ReverseLawInputs &inputs  = setup->inputs;
+      const ForwardProcess   &process = *setup->process;
+      const double            eps = inputs.end_time, T = process.final_time;
+
+      const auto &levels = p.mesh.refinement_levels;
+      std::vector<std::vector<ReverseLawRunResult>> results;
+      for (const unsigned int level : levels)
+        {
+          const std::string level_directory =
+              levels.size() > 1 ? directory + "/level-" + std::to_string(level) : directory;
+          results.push_back(solve_reverse_law_case(p, inputs, level, level_directory, true, communicator));
+        }
+      echo_parameters(prm, directory, communicator);
+      if (!root)
+        return;
+
+      const auto &last = results.back();
+      std::ostringstream s;
+      s << std::setprecision(4);
+      s << "\nReverse-time laws at t = " << eps << " (score " << inputs.score->description() << ", from "
+        << inputs.start_description << "):\n";
+      for (const auto &r : last)
+        {
+          const auto &f = r.final();
+          s << "  " << reverse_law_name(r.law) << " law: mass " << std::setprecision(10) << f.mass
+            << std::setprecision(4) << ", min/max " << r.minimum << "; to p_eps: L1 " << f.to_exact.l1
+            << ", KL(p||q) " << f.to_exact.kl_pq << ", KL(q||p) " << f.to_exact.kl_qp
+            << ", Hellinger^2 " << f.to_exact.hellinger_squared;
+          if (std::isfinite(f.to_exact.w2))
+            s << ", W1 " << f.to_exact.w1 << ", W2 " << f.to_exact.w2;
+          if (r.has_target)
+            s << "; relative L2 error to the closed-form induced law " << f.errors_to_target.l2;
+          s << "\n";
+        }
+      if (last.size() > 1)
+        {
+          const auto &gap = last.back().final().to_first_law;
+          s << "  ODE-SDE gap: L1 " << gap.l1 << ", KL(ODE||SDE) " << gap.kl_pq
+            << ", KL(SDE||ODE) " << gap.kl_qp << ", Hellinger^2 " << gap.hellinger_squared;
+          if (std::isfinite(gap.w2))
+            s << ", W1 " << gap.w1 << ", W2 " << gap.w2;
+          s << "\n";
+        }
+      std::cout << s.str();
+
+      if (levels.size() > 1)
+        for (unsigned int k = 0; k < last.size(); ++k)
+          {
+            dealii::ConvergenceTable table;
+            for (const auto &level_results : results)
+              {
+                const auto &r = level_results[k];
+                table.add_value("level", r.refinement_level);
+                table.add_value("cells", r.n_cells);
+                table.add_value("dofs", r.n_dofs);
+                table.add_value("steps", r.n_steps);
+                table.add_value("L2", table_error(r));
+                table.add_value("L1", r.has_target ? r.final().errors_to_target.l1 :
+                                                     r.final().errors.l1);
+              }
+            for (const std::string key : {"L2", "L1"})
+              {
+                table.set_scientific(key, true);
+                table.set_precision(key, 3);
+                table.evaluate_convergence_rates(key, dealii::ConvergenceTable::reduction_rate_log2);
+              }
+            std::cout << "\nConvergence of the " << reverse_law_name(last[k].law)
+                      << " law at t = " << eps << " (relative errors to "
+                      << (last[k].has_target ? "the closed-form induced law" : "p_eps")
+                      << "):\n";
+            table.write_text(std::cout, dealii::TableHandler::org_mode_table);
+          }
+
+      Json json;
+      json["scorefp_version"] = SCOREFP_VERSION;
+      json["task"]            = "reverse law";
+      json["dimension"]       = d;
+      json["process"]         = process.name();
+      json["data"]            = setup->data->description();
+      json["score"]           = inputs.score->description();
+      json["start"]           = inputs.start_description;
+      json["final_time"]      = T;
+      json["time"]            = eps;
+      json["scaled_coordinates"] = last.front().scaled_coordinates;
+      json["n_ranks"]         = last.front().n_ranks;
+      json["backend"]         = last.front().backend;
+      if (!inputs.targets.empty())
+        json["target"] = "Pierret & Galerne's laws of Gaussian data from the prior";
+      json["laws"] = Json::array();
+      for (const auto &r : last)
+        json["laws"].push_back(law_json(r));
+      if (last.size() > 1)
+        json["ode_sde_gap"] = distances_json(last.back().final().to_first_law);
+      if (levels.size() > 1)
+        {
+          json["convergence"] = Json::array();
+          for (unsigned int k = 0; k < last.size(); ++k)
+            {
+              std::vector<double> errors;
+              for (const auto &level_results : results)
+                errors.push_back(table_error(level_results[k]));
+              const std::vector<double> rates = observed_rates(errors, levels);
+              Json law;
+              law["law"] = reverse_law_name(last[k].law);
+              law["errors"] = errors;
+              law["levels"] = levels;
+              law["rates"]  = Json::array();
+              for (const double rate : rates)
+                law["rates"].push_back(std::isfinite(rate) ? Json(rate) : Json());
+              json["convergence"].push_back(law);
+            }
+        }
+      if (!inputs.points.empty())
+        {
+          std::ostringstream csv;
+          csv << "law,time,point";
+          for (unsigned int j = 0; j < d; ++j)
+            csv << ",x" << j;
+          csv << ",log_q\n" << std::setprecision(17);
+          for (const auto &r : last)
+            for (const auto &o : r.outputs)
+              for (std::size_t i = 0; i < o.point_log_values.size(); ++i)
+                {
+                  csv << reverse_law_name(r.law) << "," << o.time << "," << i;
+                  for (unsigned int j = 0; j < d; ++j)
+                    csv << "," << inputs.points[i * d + j];
+                  csv << "," << o.point_log_values[i] << "\n";
+                }
+          write_file_atomically(directory + "/points.csv", csv.str());
+        }
+      write_json_atomically(directory + "/summary.json", json);
+      std::cout << "Results in " << directory << "/ (summary.json"
+                << (inputs.points.empty() ? "" : ", points.csv") << ", "
+                << (levels.size() > 1 ? "level-N/" : "")
+                << (last.size() > 1 ? "ode-law/ and sde-law/" :
+                                      std::string(last.front().law == ReverseLaw::ode ? "ode" : "sde") + "-law/")
+                << " with statistics.csv" << (p.output.write_vtu ? " and solution.pvd" : "") << ")"
+                << std::endl;
+    }
+
+    class ReverseLawTask : public Task
+    {
+    public:
+      std::set<std::string> sections() const override
+      {
+        return {"Process",
+                "Initial data",
+                "Mesh",
+                "Discretization",
+                "Time stepping",
+                "Linear solver",
+                "Score",
+                "Sampler",
+                "Reverse law",
+                "Output"};
+      }
+
+      void check(const Parameters &p) const override
+      {
+        check_mesh_dimension(p, "reverse law");
+        check_early_stopping(p, p.sampler.early_stopping, "Sampler/Early stopping");
+        check_score_defined(p);
+        p.sampler.score_source->check();
+        if (!p.output.reference_file.empty())
+          throw InputError("Output/Reference file is not written by Task = reverse law; expected "
+                           "it empty.");
+        if (!p.output.points_file.empty())
+          throw InputError("Output/Points file is not read by Task = reverse law; use Reverse "
+                           "law/Points file.");
+        create_process(p.process);
+        create_data(p.data, p.dimension);
+      }
+
+      int run(const Parameters               &p,
+              const dealii::ParameterHandler &prm,
+              const MPI_Comm                  communicator) const override
+      {
+        run_reverse_law(p, prm, communicator);
+        return 0;
+      }
+    };
+  } // namespace
+
+  SCOREFP_REGISTER(TaskRegistry,
+                   "reverse law",
+                   "the laws the probability-flow ODE and the reverse SDE produce with the score "
+                   "of section Sampler, by discontinuous finite elements in reversed time from T "
+                   "down to Sampler/Early stopping; distances to p_t and between the two laws "
+                   "(section Reverse law).",
+                   NoParameters,
+                   [](const NoParameters &) { return std::make_unique<ReverseLawTask>(); })
+} // namespace scorefp
