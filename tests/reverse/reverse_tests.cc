@@ -1,0 +1,254 @@
+// The reverse-time laws (Task = reverse law) against closed forms: with the exact score
+// and the exact start both laws are p_eps (observed spatial rates p + 1 for DGQ1 and
+// DGQ2, temporal order of the DIRK method, VP/VE/OU in 1D and 2D, mass, undershoot);
+// from the prior, Gaussian data give Pierret & Galerne's laws and their exact W2; a
+// perturbed score gives an ODE law whose log density is the characteristics' log q and
+// an ODE-SDE gap that converges; rank counts agree.
+#include <scorefp/likelihood/likelihood.h>
+#include <scorefp/score_source/score_source.h>
+#include <scorefp/tasks/run.h>
+
+#include "common/test_cases.h"
+
+#include <deal.II/base/mpi.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace scorefp;
+
+namespace
+{
+  const MPI_Comm world = MPI_COMM_WORLD;
+
+  /// A reverse-law case: the mixture of mixture_case() with the given score source and
+  /// start, eps = 1e-3, no files.
+  Parameters reverse_case(const unsigned int dim,
+                          const std::string &process,
+                          const unsigned int degree,
+                          const unsigned int coarse,
+                          const std::string &score = "exact",
+                          const Start        start = Start::exact)
+  {
+    Parameters p              = mixture_case(dim, process, degree, coarse);
+    p.task                    = "reverse law";
+    p.sampler.score           = score;
+    p.sampler.score_source    = ScoreSourceRegistry::instance().get(score).create_default();
+    p.sampler.start           = start;
+    p.sampler.early_stopping  = 1e-3;
+    return p;
+  }
+
+  std::vector<ReverseLawRunResult>
+  solve(const Parameters &p, const unsigned int level, const MPI_Comm communicator = world)
+  {
+    const auto setup = make_reverse_law_case(p);
+    return solve_reverse_law_case(p, setup->inputs, level, p.output.directory, false, communicator);
+  }
+} // namespace
+
+// Exact score, exact start: both laws are p_eps up to the discretisation, and the error
+// falls at the rate p + 1 of DG elements on smooth solutions (1D VP, the time error
+// made negligible by a tight tolerance).
+class SpatialRates : public ::testing::TestWithParam<std::pair<unsigned int, double>>
+{
+};
+
+TEST_P(SpatialRates, BothLawsConvergeToPEps)
+{
+  const auto [degree, minimum_rate] = GetParam();
+  Parameters p                      = reverse_case(1, "VP", degree, 8);
+  p.time_stepping.tolerance         = 1e-9;
+  p.output.n_output_intervals       = 1;
+  const std::vector<unsigned int> levels{2, 3, 4};
+  std::vector<std::vector<double>> errors(2);
+  for (const unsigned int level : levels)
+    {
+      const auto laws = solve(p, level);
+      ASSERT_EQ(laws.size(), 2u);
+      for (unsigned int k = 0; k < 2; ++k)
+        errors[k].push_back(laws[k].final().errors.l2);
+    }
+  for (unsigned int k = 0; k < 2; ++k)
+    {
+      const auto rates = observed_rates(errors[k], levels);
+      for (unsigned int i = 1; i < levels.size(); ++i)
+        EXPECT_GE(rates[i], minimum_rate)
+            << (k == 0 ? "ODE" : "SDE") << " law, DGQ" << degree << ": errors " << errors[k][i - 1]
+            << " -> " << errors[k][i];
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(DGQ1AndDGQ2,
+                         SpatialRates,
+                         ::testing::Values(std::make_pair(1u, 1.8), std::make_pair(2u, 2.7)));
+
+// The temporal order of the DIRK method with fixed steps, the spatial error made
+// negligible (1D, DGQ4 on 128 cells); the ODE law, whose operator changes fastest.
+TEST(TimeOrder, FixedStepsGiveTheMethodsOrder)
+{
+  Parameters p                = reverse_case(1, "VP", 4, 128);
+  p.mesh.lower_corner         = {-8.0};
+  p.mesh.upper_corner         = {8.0};
+  p.output.n_output_intervals = 1;
+  p.reverse_law.laws          = ReverseLawParameters::Laws::ode;
+  p.time_stepping.method      = "ARK324L2SA_DIRK_4_2_3";
+  std::vector<double> errors;
+  for (const double h : {1.0 / 16, 1.0 / 32, 1.0 / 64})
+    {
+      p.time_stepping.fixed_step = h;
+      errors.push_back(solve(p, 0).front().final().errors.l2);
+    }
+  for (unsigned int k = 1; k < errors.size(); ++k)
+    EXPECT_GE(std::log2(errors[k - 1] / errors[k]), 2.6)
+        << "errors " << errors[k - 1] << " -> " << errors[k];
+}
+
+// VP, VE (sigma max = 50, scaled coordinates) and OU in 1D and 2D, exact score and
+// start: both laws within a stated tolerance of p_t at every output time, the mass kept
+// up to what flows out through the wall, and the
+// undershoot of the discontinuous solution below a stated bound.
+struct PresetCase
+{
+  std::string  process;
+  unsigned int dim;
+};
+
+class Presets : public ::testing::TestWithParam<PresetCase>
+{
+};
+
+TEST_P(Presets, BothLawsFollowPtAndKeepTheMass)
+{
+  const auto [process, dim]   = GetParam();
+  const unsigned int degree   = dim == 1 ? 3 : 2;
+  const unsigned int coarse   = dim == 1 ? 32 : 10;
+  const double       tolerance = dim == 1 ? 1e-4 : 1.5e-2;
+  Parameters         p         = reverse_case(dim, process, degree, coarse);
+  p.time_stepping.tolerance    = 1e-6;
+  if (process == "OU")
+    p.process.final_time = 2.0;
+  const auto laws = solve(p, 1);
+  ASSERT_EQ(laws.size(), 2u);
+  for (const auto &law : laws)
+    {
+      const std::string name = reverse_law_name(law.law);
+      ASSERT_EQ(law.outputs.size(), 5u);
+      for (const auto &o : law.outputs)
+        EXPECT_LE(o.errors.l2, tolerance) << name << " law at t = " << o.time;
+      // What leaves is the tail at the wall (the ODE law's drift at T points slightly
+      // outwards far out); the mass balance holds to the trapezoidal rule of the outflow.
+      EXPECT_NEAR(law.final().mass + law.final().outflow, law.outputs.front().mass, 1e-8) << name;
+      EXPECT_LE(law.final().outflow, 1e-6) << name;
+      EXPECT_GE(law.minimum, -1e-3) << name << ": undershoot min q_h / max q_h";
+    }
+  // The two laws agree with each other as well as with p_eps.
+  EXPECT_LE(laws[1].final().to_first_law.l1, 2 * tolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    VpVeOu,
+    Presets,
+    ::testing::Values(PresetCase{"VP", 1}, PresetCase{"VE", 1}, PresetCase{"OU", 1},
+                      PresetCase{"VP", 2}, PresetCase{"VE", 2}, PresetCase{"OU", 2}),
+    [](const auto &info) { return info.param.process + std::to_string(info.param.dim) + "D"; });
+
+// Centred Gaussian data from the prior with the exact score: Pierret & Galerne's
+// continuous-time laws (MATH.md section 3), and the exact W2 between Gaussians: the ODE
+// law N(0, s2) is at W2 = |sqrt(s2) - sqrt(lambda_eps)| from p_eps, which the CDFs of
+// the finite-element solution must give.
+TEST(GaussianFromThePrior, PierretGalerneLawsAndTheirW2)
+{
+  Parameters p              = reverse_case(1, "VP", 3, 64, "exact", Start::prior);
+  p.process.final_time      = 0.4; // a visible initialisation error
+  p.time_stepping.tolerance = 1e-8;
+  p.data.type               = "diagonal gaussian";
+  p.data.settings           = {{"Variances", "0.3"}, {"Means", "0"}};
+  const auto laws           = solve(p, 1);
+  ASSERT_EQ(laws.size(), 2u);
+  const auto         process = create_process(p.process);
+  const double       T = 0.4, eps = 1e-3, lambda = 0.3;
+  const double       c = process->transition_variance(T);
+  const double       m_t = process->transition_mean_factor(eps), m_T = process->transition_mean_factor(T);
+  const double       l_t = m_t * m_t * lambda + process->transition_variance(eps);
+  const double       l_T = m_T * m_T * lambda + c;
+  const double       ode = c * l_t / l_T;
+  const double       sde = l_t + (c - l_T) * (m_T / m_t) * (m_T / m_t) * l_t * l_t / (l_T * l_T);
+  for (const auto &law : laws)
+    {
+      ASSERT_TRUE(law.has_target);
+      const double variance = law.law == ReverseLaw::ode ? ode : sde;
+      EXPECT_LE(law.final().errors_to_target.l2, 1e-4) << reverse_law_name(law.law);
+      EXPECT_NEAR(law.final().covariance[0], variance, 1e-5) << reverse_law_name(law.law);
+      const double w2 = std::abs(std::sqrt(variance) - std::sqrt(l_t));
+      EXPECT_NEAR(law.final().to_exact.w2, w2, 2e-3 * w2 + 1e-6) << reverse_law_name(law.law);
+    }
+  // The initialisation error is visible and differs between the laws.
+  EXPECT_GE(laws[0].final().to_exact.w2, 0.01);
+  const double gap = std::abs(std::sqrt(ode) - std::sqrt(sde));
+  EXPECT_NEAR(laws[1].final().to_first_law.w2, gap, 2e-3 * gap + 1e-6);
+}
+
+// A score that is not the score (the exact one plus a gradient bump): the finite-element
+// ODE law's log density at points equals log q by characteristics (Task = likelihood)
+// up to the discretisation, with the difference falling under refinement; the ODE-SDE
+// gap is not zero and converges.
+TEST(PerturbedScore, OdeLawIsTheCharacteristicsLawAndTheGapConverges)
+{
+  Parameters p                     = reverse_case(1, "VP", 2, 16, "perturbed", Start::prior);
+  p.process.final_time             = 0.5;
+  p.score.perturbation_amplitude   = 0.2;
+  p.score.perturbation_width       = 0.7;
+  p.time_stepping.tolerance        = 1e-8;
+  p.output.n_output_intervals      = 1;
+  const std::vector<double> points = {-2.0, -1.1, -0.3, 0.0, 0.4, 1.2, 2.1};
+  const auto                setup  = make_reverse_law_case(p);
+  ReverseLawInputs          inputs = setup->inputs;
+  inputs.points                    = points;
+
+  LikelihoodParameters l;
+  l.time                     = 1e-3;
+  l.relative_tolerance       = 1e-10;
+  l.absolute_tolerance       = 1e-12;
+  const FlowLikelihood exact = flow_log_likelihood(
+      *setup->score, *setup->process, nullptr, l, points.data(), points.size());
+
+  std::vector<double> differences, gaps;
+  for (const unsigned int level : {2u, 3u, 4u})
+    {
+      const auto laws = solve_reverse_law_case(p, inputs, level, p.output.directory, false, world);
+      double     difference = 0;
+      for (std::size_t i = 0; i < points.size(); ++i)
+        difference = std::max(difference,
+                              std::abs(laws[0].final().point_log_values[i] - exact.log_q[i]));
+      differences.push_back(difference);
+      gaps.push_back(laws[1].final().to_first_law.l1);
+    }
+  EXPECT_LE(differences.back(), 1e-4);
+  EXPECT_GE(differences[1] / differences[2], 6.0) << differences[1] << " -> " << differences[2];
+  // The gap is a property of the score, not of the mesh: far from zero, and the same on
+  // every level to the time tolerance.
+  EXPECT_GE(gaps.back(), 0.1);
+  EXPECT_LE(std::abs(gaps[1] - gaps[0]), 1e-3 * gaps[2]);
+  EXPECT_LE(std::abs(gaps[2] - gaps[1]), 1e-3 * gaps[2]);
+}
+
+// Any number of ranks gives the one-rank result to solver tolerance (2D VP, both laws).
+TEST(ParallelAgreement, AllRanksAgreeWithOneRank)
+{
+  if (dealii::Utilities::MPI::n_mpi_processes(world) == 1)
+    GTEST_SKIP() << "needs more than one rank (ctest runs it under mpirun -np 2)";
+  Parameters p              = reverse_case(2, "VP", 2, 8, "perturbed", Start::prior);
+  p.time_stepping.tolerance = 1e-6;
+  const auto serial         = solve(p, 1, MPI_COMM_SELF);
+  const auto parallel       = solve(p, 1, world);
+  ASSERT_EQ(serial.size(), parallel.size());
+  for (unsigned int k = 0; k < serial.size(); ++k)
+    {
+      EXPECT_EQ(serial[k].n_steps, parallel[k].n_steps);
+      EXPECT_NEAR(serial[k].final().errors.l2, parallel[k].final().errors.l2, 1e-8);
+      EXPECT_NEAR(serial[k].final().mass, parallel[k].final().mass, 1e-11);
+      EXPECT_NEAR(serial[k].final().to_first_law.l1, parallel[k].final().to_first_law.l1, 1e-8);
+    }
+}
