@@ -152,6 +152,8 @@ namespace scorefp
     EXPECT_EQ(parsed.likelihood.time, defaults.likelihood.time);
     EXPECT_EQ(parsed.likelihood.relative_tolerance, defaults.likelihood.relative_tolerance);
     EXPECT_EQ(parsed.likelihood.batch_size, defaults.likelihood.batch_size);
+    EXPECT_EQ(parsed.reverse_law.laws, defaults.reverse_law.laws);
+    EXPECT_EQ(parsed.reverse_law.penalty_factor, defaults.reverse_law.penalty_factor);
   }
 
   TEST(Tasks, EveryTaskIsRegisteredAndListsOnlyItsSections)
@@ -161,6 +163,7 @@ namespace scorefp
                                         "check score",
                                         "evaluate",
                                         "likelihood",
+                                        "reverse law",
                                         "sample",
                                         "scheme table",
                                         "solve",
@@ -186,6 +189,7 @@ namespace scorefp
                                           "Tabulation",
                                           "Score check",
                                           "Likelihood",
+                                          "Reverse law",
                                           "Checker"})
           EXPECT_EQ(text.str().find("subsection " + section + "\n") != std::string::npos,
                     sections.count(section) == 1)
