@@ -154,6 +154,20 @@ BAD_INPUT = [
      ["--set", "Equation=score", "--set", "Time stepping/Fixed step=0.5",
       "--set", "Score/Maximum Newton iterations=1"], r"At step 0, t = 0: .*Newton"),
     ("unknown equation", None, ["--set", "Equation=scores"], r"scores"),
+    ("reverse law: missing start file", None,
+     ["--set", "Task=reverse law", "--set", "Reverse law/Start file=/nonexistent/start.h5"],
+     r"/nonexistent/start.h5"),
+    ("reverse law: missing points file", None,
+     ["--set", "Task=reverse law", "--set", "Reverse law/Points file=/nonexistent/points.csv"],
+     r"/nonexistent/points.csv"),
+    ("reverse law: unknown law", None,
+     ["--set", "Task=reverse law", "--set", "Reverse law/Laws=PDE"], r"Laws"),
+    ("reverse law: penalty below 1", None,
+     ["--set", "Task=reverse law", "--set", "Reverse law/Penalty factor=0.5"], r"Penalty factor"),
+    ("reverse law: eps beyond T", None,
+     ["--set", "Task=reverse law", "--set", "Sampler/Early stopping=2"], r"Early stopping"),
+    ("reverse law: output time beyond the interval", None,
+     ["--set", "Task=reverse law", "--set", "Output/Output times=0.0001"], r"Output times"),
 ]
 
 

@@ -31,12 +31,12 @@ namespace
                           const std::string &score = "exact",
                           const Start        start = Start::exact)
   {
-    Parameters p              = mixture_case(dim, process, degree, coarse);
-    p.task                    = "reverse law";
-    p.sampler.score           = score;
-    p.sampler.score_source    = ScoreSourceRegistry::instance().get(score).create_default();
-    p.sampler.start           = start;
-    p.sampler.early_stopping  = 1e-3;
+    Parameters p             = mixture_case(dim, process, degree, coarse);
+    p.task                   = "reverse law";
+    p.sampler.score          = score;
+    p.sampler.score_source   = ScoreSourceRegistry::instance().get(score).create_default();
+    p.sampler.start          = start;
+    p.sampler.early_stopping = 1e-3;
     return p;
   }
 
@@ -61,7 +61,7 @@ TEST_P(SpatialRates, BothLawsConvergeToPEps)
   Parameters p                      = reverse_case(1, "VP", degree, 8);
   p.time_stepping.tolerance         = 1e-9;
   p.output.n_output_intervals       = 1;
-  const std::vector<unsigned int> levels{2, 3, 4};
+  const std::vector<unsigned int>  levels{2, 3, 4};
   std::vector<std::vector<double>> errors(2);
   for (const unsigned int level : levels)
     {
@@ -121,9 +121,9 @@ class Presets : public ::testing::TestWithParam<PresetCase>
 
 TEST_P(Presets, BothLawsFollowPtAndKeepTheMass)
 {
-  const auto [process, dim]   = GetParam();
-  const unsigned int degree   = dim == 1 ? 3 : 2;
-  const unsigned int coarse   = dim == 1 ? 32 : 10;
+  const auto [process, dim]    = GetParam();
+  const unsigned int degree    = dim == 1 ? 3 : 2;
+  const unsigned int coarse    = dim == 1 ? 32 : 10;
   const double       tolerance = dim == 1 ? 1e-4 : 1.5e-2;
   Parameters         p         = reverse_case(dim, process, degree, coarse);
   p.time_stepping.tolerance    = 1e-6;
@@ -147,12 +147,17 @@ TEST_P(Presets, BothLawsFollowPtAndKeepTheMass)
   EXPECT_LE(laws[1].final().to_first_law.l1, 2 * tolerance);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    VpVeOu,
-    Presets,
-    ::testing::Values(PresetCase{"VP", 1}, PresetCase{"VE", 1}, PresetCase{"OU", 1},
-                      PresetCase{"VP", 2}, PresetCase{"VE", 2}, PresetCase{"OU", 2}),
-    [](const auto &info) { return info.param.process + std::to_string(info.param.dim) + "D"; });
+INSTANTIATE_TEST_SUITE_P(VpVeOu,
+                         Presets,
+                         ::testing::Values(PresetCase{"VP", 1},
+                                           PresetCase{"VE", 1},
+                                           PresetCase{"OU", 1},
+                                           PresetCase{"VP", 2},
+                                           PresetCase{"VE", 2},
+                                           PresetCase{"OU", 2}),
+                         [](const auto &info) {
+                           return info.param.process + std::to_string(info.param.dim) + "D";
+                         });
 
 // Centred Gaussian data from the prior with the exact score: Pierret & Galerne's
 // continuous-time laws (MATH.md section 3), and the exact W2 between Gaussians: the ODE
@@ -167,14 +172,14 @@ TEST(GaussianFromThePrior, PierretGalerneLawsAndTheirW2)
   p.data.settings           = {{"Variances", "0.3"}, {"Means", "0"}};
   const auto laws           = solve(p, 1);
   ASSERT_EQ(laws.size(), 2u);
-  const auto         process = create_process(p.process);
-  const double       T = 0.4, eps = 1e-3, lambda = 0.3;
-  const double       c = process->transition_variance(T);
-  const double       m_t = process->transition_mean_factor(eps), m_T = process->transition_mean_factor(T);
-  const double       l_t = m_t * m_t * lambda + process->transition_variance(eps);
-  const double       l_T = m_T * m_T * lambda + c;
-  const double       ode = c * l_t / l_T;
-  const double       sde = l_t + (c - l_T) * (m_T / m_t) * (m_T / m_t) * l_t * l_t / (l_T * l_T);
+  const auto   process = create_process(p.process);
+  const double T = 0.4, eps = 1e-3, lambda = 0.3;
+  const double c   = process->transition_variance(T);
+  const double m_t = process->transition_mean_factor(eps), m_T = process->transition_mean_factor(T);
+  const double l_t = m_t * m_t * lambda + process->transition_variance(eps);
+  const double l_T = m_T * m_T * lambda + c;
+  const double ode = c * l_t / l_T;
+  const double sde = l_t + (c - l_T) * (m_T / m_t) * (m_T / m_t) * l_t * l_t / (l_T * l_T);
   for (const auto &law : laws)
     {
       ASSERT_TRUE(law.has_target);
@@ -208,11 +213,11 @@ TEST(PerturbedScore, OdeLawIsTheCharacteristicsLawAndTheGapConverges)
   inputs.points                    = points;
 
   LikelihoodParameters l;
-  l.time                     = 1e-3;
-  l.relative_tolerance       = 1e-10;
-  l.absolute_tolerance       = 1e-12;
-  const FlowLikelihood exact = flow_log_likelihood(
-      *setup->score, *setup->process, nullptr, l, points.data(), points.size());
+  l.time               = 1e-3;
+  l.relative_tolerance = 1e-10;
+  l.absolute_tolerance = 1e-12;
+  const FlowLikelihood exact =
+      flow_log_likelihood(*setup->score, *setup->process, nullptr, l, points.data(), points.size());
 
   std::vector<double> differences, gaps;
   for (const unsigned int level : {2u, 3u, 4u})
@@ -220,8 +225,8 @@ TEST(PerturbedScore, OdeLawIsTheCharacteristicsLawAndTheGapConverges)
       const auto laws = solve_reverse_law_case(p, inputs, level, p.output.directory, false, world);
       double     difference = 0;
       for (std::size_t i = 0; i < points.size(); ++i)
-        difference = std::max(difference,
-                              std::abs(laws[0].final().point_log_values[i] - exact.log_q[i]));
+        difference =
+            std::max(difference, std::abs(laws[0].final().point_log_values[i] - exact.log_q[i]));
       differences.push_back(difference);
       gaps.push_back(laws[1].final().to_first_law.l1);
     }

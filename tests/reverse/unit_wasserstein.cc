@@ -52,7 +52,7 @@ TEST(Wasserstein1d, ScaledUniformLawsExactly)
       c.mass[1] = c.right <= 2 + 1e-12 ? 0.5 * (c.right - c.left) : 0;
       c.mass[2] = -1e-3; // an undershoot everywhere: counts as zero
     }
-  cells[0].mass[2] = 1;
+  cells[0].mass[2]    = 1;
   const auto [w1, w2] = wasserstein_1d(cells, 0, 1);
   EXPECT_NEAR(w1, 0.5, 1e-14);
   EXPECT_NEAR(w2, 1 / std::sqrt(3.0), 1e-14);

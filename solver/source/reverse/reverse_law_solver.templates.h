@@ -101,8 +101,9 @@ namespace scorefp
       using MatrixType = typename Backend::Matrix;
 
     public:
-      ReverseLawOperator(FiniteElementRun<dim, Backend> &run, const ReverseLawInputs &inputs,
-                         const ReverseLaw law)
+      ReverseLawOperator(FiniteElementRun<dim, Backend> &run,
+                         const ReverseLawInputs         &inputs,
+                         const ReverseLaw                law)
           : run(run)
           , p(run.parameters)
           , inputs(inputs)
@@ -118,8 +119,9 @@ namespace scorefp
       std::string element_name() const override { return "DGQ" + std::to_string(fe.degree); }
       std::string banner_details() const override
       {
-        return std::string(", upwind fluxes") + (law == ReverseLaw::sde ? ", interior penalty" : "") +
-               ", score " + inputs.score->description() + ", from " + inputs.start_description;
+        return std::string(", upwind fluxes") +
+               (law == ReverseLaw::sde ? ", interior penalty" : "") + ", score " +
+               inputs.score->description() + ", from " + inputs.start_description;
       }
 
       void         setup_system() override;
@@ -132,7 +134,10 @@ namespace scorefp
                                VectorType       &Y,
                                const bool        final_stage) override;
       unsigned int solve_mass(const VectorType &rhs, VectorType &x) override;
-      void apply_mass(const VectorType &x, VectorType &Mx) const override { mass_matrix.vmult(Mx, x); }
+      void         apply_mass(const VectorType &x, VectorType &Mx) const override
+      {
+        mass_matrix.vmult(Mx, x);
+      }
 
       std::string statistics_header() const override { return "assemblies,"; }
       void        write_statistics(std::ostream &out) const override { out << n_assemblies << ","; }
@@ -162,8 +167,8 @@ namespace scorefp
 
       MatrixType                                mass_matrix, operator_matrix, stage_matrix;
       std::unique_ptr<typename Backend::Jacobi> mass_preconditioner;
-      double assembled_tau = std::numeric_limits<double>::quiet_NaN();
-      unsigned int n_assemblies = 0;
+      double             assembled_tau  = std::numeric_limits<double>::quiet_NaN();
+      unsigned int       n_assemblies   = 0;
       unsigned long long n_score_points = 0;
 
       // Quadrature points in the order the assembly visits them: the volume points of
@@ -196,7 +201,7 @@ namespace scorefp
       // The quadrature points, in assembly order.
       const QGauss<dim>     quadrature(fe.degree + 1);
       const QGauss<dim - 1> face_quadrature(fe.degree + 1);
-      FEValues<dim>     fe_values(*run.mapping, fe, quadrature, update_quadrature_points);
+      FEValues<dim>         fe_values(*run.mapping, fe, quadrature, update_quadrature_points);
       FEFaceValues<dim> fe_face_values(*run.mapping, fe, face_quadrature, update_quadrature_points);
       points.clear();
       for (const auto &cell : dof_handler.active_cell_iterators())
@@ -237,11 +242,11 @@ namespace scorefp
           {
             const double s = score_values[k * dim + j];
             if (!std::isfinite(s))
-              throw SolverFailure("The score " + inputs.score->description() +
-                                  " is not finite at x = " +
-                                  std::to_string(physical_points[k * dim]) + "... at t = " +
-                                  std::to_string(t) + "; the reverse-time law needs a score "
-                                                      "defined on the whole mesh.");
+              throw SolverFailure(
+                  "The score " + inputs.score->description() + " is not finite at x = " +
+                  std::to_string(physical_points[k * dim]) + "... at t = " + std::to_string(t) +
+                  "; the reverse-time law needs a score "
+                  "defined on the whole mesh.");
             velocity[k][j] = a * points[k][j] + kappa * g2 * c * s;
           }
       velocity_time = t;
@@ -281,32 +286,30 @@ namespace scorefp
         return;
       const double t = run.physical_time(tau);
       velocities(t);
-      TimerOutput::Scope scope(run.timer, "assembly");
-      const double       D = diffusion_factor * run.scaling->diffusion_squared(t);
+      TimerOutput::Scope    scope(run.timer, "assembly");
+      const double          D = diffusion_factor * run.scaling->diffusion_squared(t);
       const QGauss<dim>     quadrature(fe.degree + 1);
       const QGauss<dim - 1> face_quadrature(fe.degree + 1);
-      FEValues<dim>         fe_values(*run.mapping,
-                              fe,
-                              quadrature,
-                              update_values | update_gradients | update_JxW_values);
-      FEInterfaceValues<dim> fe_interface(*run.mapping,
+      FEValues<dim>         fe_values(
+          *run.mapping, fe, quadrature, update_values | update_gradients | update_JxW_values);
+      FEInterfaceValues<dim>               fe_interface(*run.mapping,
                                           fe,
                                           face_quadrature,
                                           update_values | update_gradients | update_JxW_values |
                                               update_normal_vectors);
-      FEFaceValues<dim>      fe_face(*run.mapping,
+      FEFaceValues<dim>                    fe_face(*run.mapping,
                                 fe,
                                 face_quadrature,
                                 update_values | update_JxW_values | update_normal_vectors);
-      const unsigned int     n = fe.n_dofs_per_cell();
-      FullMatrix<double>     cell_matrix(n, n), face_matrix(n, 2 * n);
+      const unsigned int                   n = fe.n_dofs_per_cell();
+      FullMatrix<double>                   cell_matrix(n, n), face_matrix(n, 2 * n);
       std::vector<types::global_dof_index> dof_indices(n), interface_indices(2 * n);
       // The interior penalty sigma = factor (p + 1)^2 / h, h the cell's extent normal
       // to the face, averaged over the two sides so that both sides agree.
       const double penalty = inputs.penalty_factor * (fe.degree + 1.0) * (fe.degree + 1.0);
 
       operator_matrix = 0;
-      std::size_t k = 0; // position in points / velocity
+      std::size_t k   = 0; // position in points / velocity
       for (const auto &cell : run.dof_handler->active_cell_iterators())
         if (cell->is_locally_owned())
           {
@@ -349,7 +352,7 @@ namespace scorefp
                     operator_matrix.add(dof_indices, dof_indices, cell_matrix);
                     continue;
                   }
-                const auto neighbor = cell->neighbor(f);
+                const auto         neighbor      = cell->neighbor(f);
                 const unsigned int neighbor_face = cell->neighbor_of_neighbor(f);
                 fe_interface.reinit(cell,
                                     f,
@@ -422,9 +425,9 @@ namespace scorefp
                                 fe,
                                 face_quadrature,
                                 update_values | update_JxW_values | update_normal_vectors);
-      std::vector<double> values(face_quadrature.size());
-      double              rate = 0;
-      std::size_t         k    = 0;
+      std::vector<double>   values(face_quadrature.size());
+      double                rate = 0;
+      std::size_t           k    = 0;
       for (const auto &cell : run.dof_handler->active_cell_iterators())
         if (cell->is_locally_owned())
           {
@@ -482,8 +485,8 @@ namespace scorefp
           start = prior.get();
         }
       // L2 projection with a composite Gauss rule (the start may be steep on coarse cells).
-      const QIterated<dim> quadrature(QGauss<1>(fe.degree + 1), 4);
-      FEValues<dim>        fe_values(*run.mapping,
+      const QIterated<dim>                 quadrature(QGauss<1>(fe.degree + 1), 4);
+      FEValues<dim>                        fe_values(*run.mapping,
                               fe,
                               quadrature,
                               update_values | update_quadrature_points | update_JxW_values);
@@ -539,9 +542,9 @@ namespace scorefp
       // perturbation for the steps the time error allows.
       typename Backend::ILU ilu;
       Backend::initialize_ilu(ilu, stage_matrix);
-      const double tolerance = final_stage
-                                   ? p.linear_solver.relative_tolerance
-                                   : std::max(p.linear_solver.relative_tolerance,
+      const double  tolerance = final_stage
+                                    ? p.linear_solver.relative_tolerance
+                                    : std::max(p.linear_solver.relative_tolerance,
                                               std::min(1e-6, 1e-3 * p.time_stepping.tolerance));
       SolverControl control(p.linear_solver.maximum_iterations, tolerance * rhs.l2_norm());
       typename SolverGMRES<VectorType>::AdditionalData gmres_data(50);
@@ -626,13 +629,13 @@ namespace scorefp
       using VectorType = typename Backend::Vector;
 
     public:
-      LawMeasures(FiniteElementRun<dim, Backend>      &run,
-                  ReverseLawOperator<dim, Backend>    &equation,
-                  const ReverseLawInputs              &inputs,
-                  const InducedLawTarget              *target,
-                  const Snapshots<VectorType>         *first,
-                  Snapshots<VectorType>               *keep,
-                  ReverseLawRunResult                 &result)
+      LawMeasures(FiniteElementRun<dim, Backend>   &run,
+                  ReverseLawOperator<dim, Backend> &equation,
+                  const ReverseLawInputs           &inputs,
+                  const InducedLawTarget           *target,
+                  const Snapshots<VectorType>      *first,
+                  Snapshots<VectorType>            *keep,
+                  ReverseLawRunResult              &result)
           : run(run)
           , equation(equation)
           , inputs(inputs)
@@ -646,8 +649,8 @@ namespace scorefp
       {
       }
 
-      void initialize() override;
-      void evaluate(const double t) override;
+      void        initialize() override;
+      void        evaluate(const double t) override;
       std::string statistics_header() const override
       {
         return "mass,outflow,outflow_rate,minimum,";
@@ -663,16 +666,16 @@ namespace scorefp
           << minimum;
         return s.str();
       }
-      void at_output(const unsigned int index, const double t) override;
-      void add_output_fields(DataOut<dim> &data_out, const double t) override;
-      void finish() override;
+      void        at_output(const unsigned int index, const double t) override;
+      void        add_output_fields(DataOut<dim> &data_out, const double t) override;
+      void        finish() override;
       std::string summary() const override
       {
         std::ostringstream s;
         s << std::setprecision(3) << "at t = " << result.final().time << ": relative L2 error "
-          << result.final().errors.l2 << " to p_t, L1 " << result.final().to_exact.l1
-          << ", mass " << std::setprecision(12) << result.final().mass << std::setprecision(3)
-          << ", min/max " << result.minimum;
+          << result.final().errors.l2 << " to p_t, L1 " << result.final().to_exact.l1 << ", mass "
+          << std::setprecision(12) << result.final().mass << std::setprecision(3) << ", min/max "
+          << result.minimum;
         if (result.has_first_law)
           s << ", L1 to the ODE law " << result.final().to_first_law.l1;
         return s.str();
@@ -733,10 +736,8 @@ namespace scorefp
       TimerOutput::Scope scope(run.timer, "measures");
       const auto        &ghosted = run.ghosted_solution();
       const QGauss<dim>  quadrature(run.parameters.discretization.degree + 2);
-      FEValues<dim>      fe_values(*run.mapping,
-                              run.dof_handler->get_fe(),
-                              quadrature,
-                              update_values | update_JxW_values);
+      FEValues<dim>      fe_values(
+          *run.mapping, run.dof_handler->get_fe(), quadrature, update_values | update_JxW_values);
       std::vector<double> values(quadrature.size());
       double              local_mass = 0, local_min = 0, local_max = 0;
       for (const auto &cell : run.dof_handler->active_cell_iterators())
@@ -760,11 +761,11 @@ namespace scorefp
       const double new_rate = equation.outflow_rate(t, ghosted);
       if (started)
         outflow += 0.5 * (rate + new_rate) * std::abs(last_time - t);
-      rate      = new_rate;
-      last_time = t;
-      started   = true;
-      result.minimum            = std::min(result.minimum, minimum);
-      result.max_outflow_rate   = std::max(result.max_outflow_rate, rate);
+      rate                    = new_rate;
+      last_time               = t;
+      started                 = true;
+      result.minimum          = std::min(result.minimum, minimum);
+      result.max_outflow_rate = std::max(result.max_outflow_rate, rate);
     }
 
     template <int dim, typename Backend>
@@ -778,13 +779,13 @@ namespace scorefp
       std::unique_ptr<DensityField> target_now;
       if (target != nullptr)
         target_now = target->at(t);
-      const auto        &ghosted = run.ghosted_solution();
-      const QGauss<dim>  quadrature(run.parameters.discretization.degree + 2);
-      FEValues<dim>      fe_values(*run.mapping,
+      const auto         &ghosted = run.ghosted_solution();
+      const QGauss<dim>   quadrature(run.parameters.discretization.degree + 2);
+      FEValues<dim>       fe_values(*run.mapping,
                               run.dof_handler->get_fe(),
                               quadrature,
                               update_values | update_quadrature_points | update_JxW_values);
-      const unsigned int nq = quadrature.size();
+      const unsigned int  nq = quadrature.size();
       std::vector<double> q_h(nq), q_first(nq);
 
       // Sums in the mesh coordinates; L2 norms are converted to x at the end.
@@ -909,14 +910,15 @@ namespace scorefp
       if (one_d)
         {
           // W1 and W2 from the CDFs, on rank 0, where every cell's masses meet.
-          const auto all = Utilities::MPI::gather(comm, intervals, 0);
+          const auto all  = Utilities::MPI::gather(comm, intervals, 0);
           double     w[4] = {0, 0, 0, 0};
           if (Utilities::MPI::this_mpi_process(comm) == 0)
             {
               std::vector<Interval1d> cells;
               for (const auto &part : all)
                 for (std::size_t k = 0; k + 5 <= part.size(); k += 5)
-                  cells.push_back({part[k], part[k + 1], {{part[k + 2], part[k + 3], part[k + 4]}}});
+                  cells.push_back(
+                      {part[k], part[k + 1], {{part[k + 2], part[k + 3], part[k + 4]}}});
               std::sort(cells.begin(), cells.end(), [](const auto &a, const auto &b) {
                 return a.left < b.left;
               });
@@ -942,7 +944,7 @@ namespace scorefp
 
       if (!point_caches.empty())
         {
-          const auto &cache = *point_caches[run.scaling->enabled() ? index : 0];
+          const auto               &cache = *point_caches[run.scaling->enabled() ? index : 0];
           const std::vector<double> values =
               VectorTools::point_values<1>(cache, *run.dof_handler, ghosted);
           s.point_log_values.resize(values.size());
@@ -957,7 +959,7 @@ namespace scorefp
     {
       TimerOutput::Scope scope(run.timer, "output");
       ReverseLawSnapshot s;
-      s.time    = t;
+      s.time = t;
       measure(index, t, s);
       s.outflow = outflow;
       s.minimum = minimum;
@@ -1002,15 +1004,15 @@ namespace scorefp
 
     /// One law on the shared mesh.
     template <int dim, typename Backend>
-    ReverseLawRunResult run_law(const FiniteElementCase                        &parameters,
-                                const ReverseLawInputs                         &inputs,
-                                const unsigned int                              law_index,
-                                const parallel::TriangulationBase<dim>         &mesh,
-                                const unsigned int                              level,
-                                const std::string                              &directory,
-                                const bool                                      write_files,
-                                const Snapshots<typename Backend::Vector>      *first,
-                                Snapshots<typename Backend::Vector>            *keep)
+    ReverseLawRunResult run_law(const FiniteElementCase                   &parameters,
+                                const ReverseLawInputs                    &inputs,
+                                const unsigned int                         law_index,
+                                const parallel::TriangulationBase<dim>    &mesh,
+                                const unsigned int                         level,
+                                const std::string                         &directory,
+                                const bool                                 write_files,
+                                const Snapshots<typename Backend::Vector> *first,
+                                Snapshots<typename Backend::Vector>       *keep)
     {
       const ReverseLaw    law = inputs.laws[law_index];
       ReverseLawRunResult result;
@@ -1024,9 +1026,9 @@ namespace scorefp
       ReverseLawOperator<dim, Backend> equation(skeleton, inputs, law);
       skeleton.set_operator(equation);
       const InducedLawTarget *target =
-          law_index < inputs.targets.size() && inputs.targets[law_index].at ?
-              &inputs.targets[law_index] :
-              nullptr;
+          law_index < inputs.targets.size() && inputs.targets[law_index].at
+              ? &inputs.targets[law_index]
+              : nullptr;
       LawMeasures<dim, Backend> measures(skeleton, equation, inputs, target, first, keep, result);
       skeleton.add_postprocessor(measures);
       skeleton.run(result);
@@ -1052,17 +1054,16 @@ namespace scorefp
     for (unsigned int k = 0; k < inputs.laws.size(); ++k)
       {
         const std::string name = inputs.laws[k] == ReverseLaw::ode ? "ode-law" : "sde-law";
-        results.push_back(reverse::run_law<dim, Backend>(parameters,
-                                                         inputs,
-                                                         k,
-                                                         *mesh,
-                                                         refinement_level,
-                                                         output_directory + "/" + name,
-                                                         write_files,
-                                                         k == 0 ? nullptr : &first,
-                                                         k == 0 && inputs.laws.size() > 1 ?
-                                                             &first :
-                                                             nullptr));
+        results.push_back(
+            reverse::run_law<dim, Backend>(parameters,
+                                           inputs,
+                                           k,
+                                           *mesh,
+                                           refinement_level,
+                                           output_directory + "/" + name,
+                                           write_files,
+                                           k == 0 ? nullptr : &first,
+                                           k == 0 && inputs.laws.size() > 1 ? &first : nullptr));
       }
     return results;
   }

@@ -5,13 +5,13 @@
 
 namespace scorefp
 {
-#define SCOREFP_INSTANTIATE(dim)                                                                   \
-  template std::vector<ReverseLawRunResult> solve_reverse_laws<dim, TrilinosBackend>(                     \
-      const FiniteElementCase &,                                                                   \
-      const ReverseLawInputs &,                                                                    \
-      const unsigned int,                                                                          \
-      const std::string &,                                                                         \
-      const bool,                                                                                  \
+#define SCOREFP_INSTANTIATE(dim)                                                      \
+  template std::vector<ReverseLawRunResult> solve_reverse_laws<dim, TrilinosBackend>( \
+      const FiniteElementCase &,                                                      \
+      const ReverseLawInputs &,                                                       \
+      const unsigned int,                                                             \
+      const std::string &,                                                            \
+      const bool,                                                                     \
       const MPI_Comm);
   SCOREFP_INSTANTIATE(1)
   SCOREFP_INSTANTIATE(2)

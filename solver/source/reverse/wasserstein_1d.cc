@@ -26,16 +26,17 @@ namespace scorefp
     {
       // The first interval whose right-end CDF value reaches u (intervals of zero mass
       // have F flat and are passed over: their quantile jumps).
-      const auto   it = std::lower_bound(F.begin() + 1, F.end(), u);
-      const std::size_t k = std::min<std::size_t>(it - F.begin(), F.size() - 1);
-      const double width = F[k] - F[k - 1];
-      const double theta = width > 0 ? (u - F[k - 1]) / width : 1.0;
+      const auto        it    = std::lower_bound(F.begin() + 1, F.end(), u);
+      const std::size_t k     = std::min<std::size_t>(it - F.begin(), F.size() - 1);
+      const double      width = F[k] - F[k - 1];
+      const double      theta = width > 0 ? (u - F[k - 1]) / width : 1.0;
       return x[k - 1] + std::clamp(theta, 0.0, 1.0) * (x[k] - x[k - 1]);
     }
   } // namespace
 
-  std::pair<double, double>
-  wasserstein_1d(const std::vector<Interval1d> &intervals, const unsigned int a, const unsigned int b)
+  std::pair<double, double> wasserstein_1d(const std::vector<Interval1d> &intervals,
+                                           const unsigned int             a,
+                                           const unsigned int             b)
   {
     if (intervals.empty())
       return {0.0, 0.0};
@@ -63,7 +64,7 @@ namespace scorefp
     levels.insert(levels.end(), Fb.begin(), Fb.end());
     std::sort(levels.begin(), levels.end());
     levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
-    const double g = 0.5 / std::sqrt(3.0);
+    const double g          = 0.5 / std::sqrt(3.0);
     double       w2_squared = 0.0;
     for (std::size_t k = 0; k + 1 < levels.size(); ++k)
       {

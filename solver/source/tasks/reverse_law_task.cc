@@ -59,26 +59,27 @@ namespace scorefp
     /// Pierret & Galerne's continuous-time laws (MATH.md section 3) of centred Gaussian
     /// data N(0, diag(lambda)) with the exact score, started at T from the prior
     /// N(0, c I), c = v(T): per direction, with lambda_t = m_t^2 lambda + v_t,
-    ///   ODE: c lambda_t / lambda_T,   SDE: lambda_t + (c - lambda_T) (m_T/m_t)^2 lambda_t^2 / lambda_T^2.
+    ///   ODE: c lambda_t / lambda_T,   SDE: lambda_t + (c - lambda_T) (m_T/m_t)^2 lambda_t^2 /
+    ///   lambda_T^2.
     InducedLawTarget gaussian_target(const ForwardProcess      &process,
                                      const std::vector<double> &lambda,
                                      const ReverseLaw           law)
     {
       InducedLawTarget target;
-      target.description = "Pierret & Galerne's " + reverse_law_name(law) + " law";
+      target.description       = "Pierret & Galerne's " + reverse_law_name(law) + " law";
       const ForwardProcess *pr = &process;
       target.at = [pr, lambda, law](const double t) -> std::unique_ptr<DensityField> {
-        const double T = pr->final_time;
-        const double c = pr->transition_variance(T);
+        const double T   = pr->final_time;
+        const double c   = pr->transition_variance(T);
         const double m_t = pr->transition_mean_factor(t), m_T = pr->transition_mean_factor(T);
         std::vector<double> variances(lambda.size());
         for (std::size_t i = 0; i < lambda.size(); ++i)
           {
             const double l_t = m_t * m_t * lambda[i] + pr->transition_variance(t);
             const double l_T = m_T * m_T * lambda[i] + c;
-            variances[i]     = law == ReverseLaw::ode ?
-                                   c * l_t / l_T :
-                                   l_t + (c - l_T) * (m_T / m_t) * (m_T / m_t) * l_t * l_t / (l_T * l_T);
+            variances[i]     = law == ReverseLaw::ode ? c * l_t / l_T
+                                                      : l_t + (c - l_T) * (m_T / m_t) * (m_T / m_t) *
+                                                              l_t * l_t / (l_T * l_T);
           }
         return DiagonalGaussian(std::vector<double>(lambda.size(), 0.0), variances)
             .transported(1.0, 0.0);
@@ -185,12 +186,12 @@ namespace scorefp
     const ForwardProcess   &process   = *setup->process;
     const DataDistribution &data      = *setup->data;
     const double            eps = p.sampler.early_stopping, T = process.final_time;
-    setup->score                      = p.sampler.score_source->create(
+    setup->score = p.sampler.score_source->create(
         ScoreSourceContext{process, data, d, p.score, eps, p.process});
     if (setup->score->dimension() != d)
       throw InputError("Sampler/Score: the score has dimension " +
-                       std::to_string(setup->score->dimension()) + ", but Dimension = " +
-                       std::to_string(d) + ".");
+                       std::to_string(setup->score->dimension()) +
+                       ", but Dimension = " + std::to_string(d) + ".");
 
     ReverseLawInputs &inputs = setup->inputs;
     inputs.laws              = rl.selected();
@@ -209,7 +210,7 @@ namespace scorefp
           throw InputError("Reverse law/Start file '" + rl.start_file +
                            "' holds no density at Process/Final time = " + format_number(T) +
                            "; expected snapshots up to it.");
-        setup->start = std::make_unique<ReferenceDensityAtTime>(std::move(file), T);
+        setup->start             = std::make_unique<ReferenceDensityAtTime>(std::move(file), T);
         inputs.start_description = "the density of " + rl.start_file + " at T";
       }
     else if (p.sampler.start == Start::exact)
@@ -241,9 +242,9 @@ namespace scorefp
                          const dealii::ParameterHandler &prm,
                          const MPI_Comm                  communicator)
     {
-      const std::string          &directory = p.output.directory;
-      const unsigned int          d         = p.dimension;
-      const bool root = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
+      const std::string &directory = p.output.directory;
+      const unsigned int d         = p.dimension;
+      const bool         root      = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
       remove_stale_outputs({directory + "/summary.json", directory + "/points.csv"}, communicator);
 
       // Inputs first, so that a bad one fails before anything is written.
@@ -252,30 +253,31 @@ namespace scorefp
       const ForwardProcess   &process = *setup->process;
       const double            eps = inputs.end_time, T = process.final_time;
 
-      const auto &levels = p.mesh.refinement_levels;
+      const auto                                   &levels = p.mesh.refinement_levels;
       std::vector<std::vector<ReverseLawRunResult>> results;
       for (const unsigned int level : levels)
         {
           const std::string level_directory =
               levels.size() > 1 ? directory + "/level-" + std::to_string(level) : directory;
-          results.push_back(solve_reverse_law_case(p, inputs, level, level_directory, true, communicator));
+          results.push_back(
+              solve_reverse_law_case(p, inputs, level, level_directory, true, communicator));
         }
       echo_parameters(prm, directory, communicator);
       if (!root)
         return;
 
-      const auto &last = results.back();
+      const auto        &last = results.back();
       std::ostringstream s;
       s << std::setprecision(4);
-      s << "\nReverse-time laws at t = " << eps << " (score " << inputs.score->description() << ", from "
-        << inputs.start_description << "):\n";
+      s << "\nReverse-time laws at t = " << eps << " (score " << inputs.score->description()
+        << ", from " << inputs.start_description << "):\n";
       for (const auto &r : last)
         {
           const auto &f = r.final();
           s << "  " << reverse_law_name(r.law) << " law: mass " << std::setprecision(10) << f.mass
-            << std::setprecision(4) << ", min/max " << r.minimum << "; to p_eps: L1 " << f.to_exact.l1
-            << ", KL(p||q) " << f.to_exact.kl_pq << ", KL(q||p) " << f.to_exact.kl_qp
-            << ", Hellinger^2 " << f.to_exact.hellinger_squared;
+            << std::setprecision(4) << ", min/max " << r.minimum << "; to p_eps: L1 "
+            << f.to_exact.l1 << ", KL(p||q) " << f.to_exact.kl_pq << ", KL(q||p) "
+            << f.to_exact.kl_qp << ", Hellinger^2 " << f.to_exact.hellinger_squared;
           if (std::isfinite(f.to_exact.w2))
             s << ", W1 " << f.to_exact.w1 << ", W2 " << f.to_exact.w2;
           if (r.has_target)
@@ -285,8 +287,8 @@ namespace scorefp
       if (last.size() > 1)
         {
           const auto &gap = last.back().final().to_first_law;
-          s << "  ODE-SDE gap: L1 " << gap.l1 << ", KL(ODE||SDE) " << gap.kl_pq
-            << ", KL(SDE||ODE) " << gap.kl_qp << ", Hellinger^2 " << gap.hellinger_squared;
+          s << "  ODE-SDE gap: L1 " << gap.l1 << ", KL(ODE||SDE) " << gap.kl_pq << ", KL(SDE||ODE) "
+            << gap.kl_qp << ", Hellinger^2 " << gap.hellinger_squared;
           if (std::isfinite(gap.w2))
             s << ", W1 " << gap.w1 << ", W2 " << gap.w2;
           s << "\n";
@@ -305,35 +307,35 @@ namespace scorefp
                 table.add_value("dofs", r.n_dofs);
                 table.add_value("steps", r.n_steps);
                 table.add_value("L2", table_error(r));
-                table.add_value("L1", r.has_target ? r.final().errors_to_target.l1 :
-                                                     r.final().errors.l1);
+                table.add_value("L1",
+                                r.has_target ? r.final().errors_to_target.l1 : r.final().errors.l1);
               }
             for (const std::string key : {"L2", "L1"})
               {
                 table.set_scientific(key, true);
                 table.set_precision(key, 3);
-                table.evaluate_convergence_rates(key, dealii::ConvergenceTable::reduction_rate_log2);
+                table.evaluate_convergence_rates(key,
+                                                 dealii::ConvergenceTable::reduction_rate_log2);
               }
             std::cout << "\nConvergence of the " << reverse_law_name(last[k].law)
                       << " law at t = " << eps << " (relative errors to "
-                      << (last[k].has_target ? "the closed-form induced law" : "p_eps")
-                      << "):\n";
+                      << (last[k].has_target ? "the closed-form induced law" : "p_eps") << "):\n";
             table.write_text(std::cout, dealii::TableHandler::org_mode_table);
           }
 
       Json json;
-      json["scorefp_version"] = SCOREFP_VERSION;
-      json["task"]            = "reverse law";
-      json["dimension"]       = d;
-      json["process"]         = process.name();
-      json["data"]            = setup->data->description();
-      json["score"]           = inputs.score->description();
-      json["start"]           = inputs.start_description;
-      json["final_time"]      = T;
-      json["time"]            = eps;
+      json["scorefp_version"]    = SCOREFP_VERSION;
+      json["task"]               = "reverse law";
+      json["dimension"]          = d;
+      json["process"]            = process.name();
+      json["data"]               = setup->data->description();
+      json["score"]              = inputs.score->description();
+      json["start"]              = inputs.start_description;
+      json["final_time"]         = T;
+      json["time"]               = eps;
       json["scaled_coordinates"] = last.front().scaled_coordinates;
-      json["n_ranks"]         = last.front().n_ranks;
-      json["backend"]         = last.front().backend;
+      json["n_ranks"]            = last.front().n_ranks;
+      json["backend"]            = last.front().backend;
       if (!inputs.targets.empty())
         json["target"] = "Pierret & Galerne's laws of Gaussian data from the prior";
       json["laws"] = Json::array();
@@ -350,8 +352,8 @@ namespace scorefp
               for (const auto &level_results : results)
                 errors.push_back(table_error(level_results[k]));
               const std::vector<double> rates = observed_rates(errors, levels);
-              Json law;
-              law["law"] = reverse_law_name(last[k].law);
+              Json                      law;
+              law["law"]    = reverse_law_name(last[k].law);
               law["errors"] = errors;
               law["levels"] = levels;
               law["rates"]  = Json::array();
@@ -382,8 +384,10 @@ namespace scorefp
       std::cout << "Results in " << directory << "/ (summary.json"
                 << (inputs.points.empty() ? "" : ", points.csv") << ", "
                 << (levels.size() > 1 ? "level-N/" : "")
-                << (last.size() > 1 ? "ode-law/ and sde-law/" :
-                                      std::string(last.front().law == ReverseLaw::ode ? "ode" : "sde") + "-law/")
+                << (last.size() > 1
+                        ? "ode-law/ and sde-law/"
+                        : std::string(last.front().law == ReverseLaw::ode ? "ode" : "sde") +
+                              "-law/")
                 << " with statistics.csv" << (p.output.write_vtu ? " and solution.pvd" : "") << ")"
                 << std::endl;
     }

@@ -50,12 +50,12 @@ namespace scorefp
       ode,
       sde
     };
-    Laws        laws = Laws::both;
+    Laws laws = Laws::both;
     /// Start from this reference file's density at T instead of Sampler/Start.
     std::string start_file;
     /// The penalty of the symmetric interior penalty method is this factor times
     /// (p + 1)^2 / h (the SDE law's diffusion).
-    double      penalty_factor = 2.0;
+    double penalty_factor = 2.0;
     /// log q of each law at these points at eps (and at every output time).
     std::string points_file;
 
@@ -82,10 +82,10 @@ namespace scorefp
   /// What one reverse-time solve reports at one output time.
   struct ReverseLawSnapshot
   {
-    double              time = 0.0;
-    double              mass = 0.0;    ///< int q_h over the mesh
-    double              outflow = 0.0; ///< mass that has left through the boundary so far
-    double              minimum = 0.0; ///< min q_h / max q_h over the Gauss points (undershoot)
+    double              time    = 0.0;
+    double              mass    = 0.0;    ///< int q_h over the mesh
+    double              outflow = 0.0;    ///< mass that has left through the boundary so far
+    double              minimum = 0.0;    ///< min q_h / max q_h over the Gauss points (undershoot)
     std::vector<double> mean, covariance; ///< of q_h (normalised by its mass)
     ErrorNorms          errors;           ///< relative errors against the exact p_t
     LawDistances        to_exact;         ///< p = exact p_t, q = q_h
@@ -108,7 +108,7 @@ namespace scorefp
     double      max_outflow_rate = 0.0; ///< largest outflow through the boundary per unit tau
     double      minimum          = 0.0; ///< min over output times of ReverseLawSnapshot::minimum
     std::vector<ReverseLawSnapshot> outputs; ///< from T down to eps
-    const ReverseLawSnapshot       &final() const { return outputs.back(); }
+    const ReverseLawSnapshot      & final() const { return outputs.back(); }
   };
 
   /// A law the solution is compared with besides the exact p_t: the closed-form law the

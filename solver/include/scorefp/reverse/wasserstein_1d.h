@@ -21,6 +21,7 @@ namespace scorefp
   /// W1 = int |F_a - F_b| dx and W2^2 = int_0^1 |F_a^-1 - F_b^-1|^2 du are exact for
   /// these piecewise-linear CDFs. Intervals must be sorted and adjacent; negative
   /// masses (finite-element undershoots) count as 0, and each density is normalised.
-  std::pair<double, double>
-  wasserstein_1d(const std::vector<Interval1d> &intervals, const unsigned int a, const unsigned int b);
+  std::pair<double, double> wasserstein_1d(const std::vector<Interval1d> &intervals,
+                                           const unsigned int             a,
+                                           const unsigned int             b);
 } // namespace scorefp
