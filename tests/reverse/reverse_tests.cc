@@ -3,7 +3,7 @@
 // DGQ2, temporal order of the DIRK method, VP/VE/OU in 1D and 2D, mass, undershoot);
 // from the prior, Gaussian data give Pierret & Galerne's laws and their exact W2; a
 // perturbed score gives an ODE law whose log density is the characteristics' log q and
-// an ODE-SDE gap that converges; rank counts agree.
+// an ODE-SDE gap that converges; rank counts and backends agree.
 #include <scorefp/likelihood/likelihood.h>
 #include <scorefp/score_source/score_source.h>
 #include <scorefp/tasks/run.h>
@@ -255,5 +255,23 @@ TEST(ParallelAgreement, AllRanksAgreeWithOneRank)
       EXPECT_NEAR(serial[k].final().errors.l2, parallel[k].final().errors.l2, 1e-8);
       EXPECT_NEAR(serial[k].final().mass, parallel[k].final().mass, 1e-11);
       EXPECT_NEAR(serial[k].final().to_first_law.l1, parallel[k].final().to_first_law.l1, 1e-8);
+    }
+}
+
+// PETSc (block Jacobi with ILU) and Trilinos (Ifpack ILU) give the same laws.
+TEST(Backends, PetscAgreesWithTrilinos)
+{
+  Parameters p              = reverse_case(1, "VP", 2, 16, "perturbed", Start::prior);
+  p.time_stepping.tolerance = 1e-6;
+  p.linear_solver.backend   = LinearSolverParameters::Backend::trilinos;
+  const auto trilinos       = solve(p, 1);
+  p.linear_solver.backend   = LinearSolverParameters::Backend::petsc;
+  const auto petsc          = solve(p, 1);
+  ASSERT_EQ(petsc.size(), trilinos.size());
+  for (unsigned int k = 0; k < petsc.size(); ++k)
+    {
+      EXPECT_EQ(petsc[k].n_steps, trilinos[k].n_steps);
+      EXPECT_NEAR(petsc[k].final().errors.l2, trilinos[k].final().errors.l2, 1e-8);
+      EXPECT_NEAR(petsc[k].final().to_exact.w2, trilinos[k].final().to_exact.w2, 1e-8);
     }
 }
