@@ -68,7 +68,7 @@ TEST_P(SpatialRates, BothLawsConvergeToPEps)
       const auto laws = solve(p, level);
       ASSERT_EQ(laws.size(), 2u);
       for (unsigned int k = 0; k < 2; ++k)
-        errors[k].push_back(laws[k].final().errors.l2);
+        errors[k].push_back(laws[k].at_eps().errors.l2);
     }
   for (unsigned int k = 0; k < 2; ++k)
     {
@@ -98,7 +98,7 @@ TEST(TimeOrder, FixedStepsGiveTheMethodsOrder)
   for (const double h : {1.0 / 16, 1.0 / 32, 1.0 / 64})
     {
       p.time_stepping.fixed_step = h;
-      errors.push_back(solve(p, 0).front().final().errors.l2);
+      errors.push_back(solve(p, 0).front().at_eps().errors.l2);
     }
   for (unsigned int k = 1; k < errors.size(); ++k)
     EXPECT_GE(std::log2(errors[k - 1] / errors[k]), 2.6)
@@ -139,12 +139,12 @@ TEST_P(Presets, BothLawsFollowPtAndKeepTheMass)
         EXPECT_LE(o.errors.l2, tolerance) << name << " law at t = " << o.time;
       // What leaves is the tail at the wall (the ODE law's drift at T points slightly
       // outwards far out); the mass balance holds to the trapezoidal rule of the outflow.
-      EXPECT_NEAR(law.final().mass + law.final().outflow, law.outputs.front().mass, 1e-8) << name;
-      EXPECT_LE(law.final().outflow, 1e-6) << name;
+      EXPECT_NEAR(law.at_eps().mass + law.at_eps().outflow, law.outputs.front().mass, 1e-8) << name;
+      EXPECT_LE(law.at_eps().outflow, 1e-6) << name;
       EXPECT_GE(law.minimum, -1e-3) << name << ": undershoot min q_h / max q_h";
     }
   // The two laws agree with each other as well as with p_eps.
-  EXPECT_LE(laws[1].final().to_first_law.l1, 2 * tolerance);
+  EXPECT_LE(laws[1].at_eps().to_first_law.l1, 2 * tolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(VpVeOu,
@@ -184,15 +184,15 @@ TEST(GaussianFromThePrior, PierretGalerneLawsAndTheirW2)
     {
       ASSERT_TRUE(law.has_target);
       const double variance = law.law == ReverseLaw::ode ? ode : sde;
-      EXPECT_LE(law.final().errors_to_target.l2, 1e-4) << reverse_law_name(law.law);
-      EXPECT_NEAR(law.final().covariance[0], variance, 1e-5) << reverse_law_name(law.law);
+      EXPECT_LE(law.at_eps().errors_to_target.l2, 1e-4) << reverse_law_name(law.law);
+      EXPECT_NEAR(law.at_eps().covariance[0], variance, 1e-5) << reverse_law_name(law.law);
       const double w2 = std::abs(std::sqrt(variance) - std::sqrt(l_t));
-      EXPECT_NEAR(law.final().to_exact.w2, w2, 2e-3 * w2 + 1e-6) << reverse_law_name(law.law);
+      EXPECT_NEAR(law.at_eps().to_exact.w2, w2, 2e-3 * w2 + 1e-6) << reverse_law_name(law.law);
     }
   // The initialisation error is visible and differs between the laws.
-  EXPECT_GE(laws[0].final().to_exact.w2, 0.01);
+  EXPECT_GE(laws[0].at_eps().to_exact.w2, 0.01);
   const double gap = std::abs(std::sqrt(ode) - std::sqrt(sde));
-  EXPECT_NEAR(laws[1].final().to_first_law.w2, gap, 2e-3 * gap + 1e-6);
+  EXPECT_NEAR(laws[1].at_eps().to_first_law.w2, gap, 2e-3 * gap + 1e-6);
 }
 
 // A score that is not the score (the exact one plus a gradient bump): the finite-element
@@ -226,9 +226,9 @@ TEST(PerturbedScore, OdeLawIsTheCharacteristicsLawAndTheGapConverges)
       double     difference = 0;
       for (std::size_t i = 0; i < points.size(); ++i)
         difference =
-            std::max(difference, std::abs(laws[0].final().point_log_values[i] - exact.log_q[i]));
+            std::max(difference, std::abs(laws[0].at_eps().point_log_values[i] - exact.log_q[i]));
       differences.push_back(difference);
-      gaps.push_back(laws[1].final().to_first_law.l1);
+      gaps.push_back(laws[1].at_eps().to_first_law.l1);
     }
   EXPECT_LE(differences.back(), 1e-4);
   EXPECT_GE(differences[1] / differences[2], 6.0) << differences[1] << " -> " << differences[2];
@@ -252,9 +252,9 @@ TEST(ParallelAgreement, AllRanksAgreeWithOneRank)
   for (unsigned int k = 0; k < serial.size(); ++k)
     {
       EXPECT_EQ(serial[k].n_steps, parallel[k].n_steps);
-      EXPECT_NEAR(serial[k].final().errors.l2, parallel[k].final().errors.l2, 1e-8);
-      EXPECT_NEAR(serial[k].final().mass, parallel[k].final().mass, 1e-11);
-      EXPECT_NEAR(serial[k].final().to_first_law.l1, parallel[k].final().to_first_law.l1, 1e-8);
+      EXPECT_NEAR(serial[k].at_eps().errors.l2, parallel[k].at_eps().errors.l2, 1e-8);
+      EXPECT_NEAR(serial[k].at_eps().mass, parallel[k].at_eps().mass, 1e-11);
+      EXPECT_NEAR(serial[k].at_eps().to_first_law.l1, parallel[k].at_eps().to_first_law.l1, 1e-8);
     }
 }
 
@@ -271,7 +271,7 @@ TEST(Backends, PetscAgreesWithTrilinos)
   for (unsigned int k = 0; k < petsc.size(); ++k)
     {
       EXPECT_EQ(petsc[k].n_steps, trilinos[k].n_steps);
-      EXPECT_NEAR(petsc[k].final().errors.l2, trilinos[k].final().errors.l2, 1e-8);
-      EXPECT_NEAR(petsc[k].final().to_exact.w2, trilinos[k].final().to_exact.w2, 1e-8);
+      EXPECT_NEAR(petsc[k].at_eps().errors.l2, trilinos[k].at_eps().errors.l2, 1e-8);
+      EXPECT_NEAR(petsc[k].at_eps().to_exact.w2, trilinos[k].at_eps().to_exact.w2, 1e-8);
     }
 }

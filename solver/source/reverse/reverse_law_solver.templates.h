@@ -672,12 +672,12 @@ namespace scorefp
       std::string summary() const override
       {
         std::ostringstream s;
-        s << std::setprecision(3) << "at t = " << result.final().time << ": relative L2 error "
-          << result.final().errors.l2 << " to p_t, L1 " << result.final().to_exact.l1 << ", mass "
-          << std::setprecision(12) << result.final().mass << std::setprecision(3) << ", min/max "
+        s << std::setprecision(3) << "at t = " << result.at_eps().time << ": relative L2 error "
+          << result.at_eps().errors.l2 << " to p_t, L1 " << result.at_eps().to_exact.l1 << ", mass "
+          << std::setprecision(12) << result.at_eps().mass << std::setprecision(3) << ", min/max "
           << result.minimum;
         if (result.has_first_law)
-          s << ", L1 to the ODE law " << result.final().to_first_law.l1;
+          s << ", L1 to the ODE law " << result.at_eps().to_first_law.l1;
         return s.str();
       }
 

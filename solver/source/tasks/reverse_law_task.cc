@@ -129,17 +129,17 @@ namespace scorefp
       json["minimum"]           = r.minimum;
       json["max_outflow_rate"]  = r.max_outflow_rate;
       json["initial_mass"]      = r.outputs.front().mass;
-      json["mass"]              = r.final().mass;
-      json["outflow"]           = r.final().outflow;
-      json["errors"]            = errors_json(r.final().errors);
-      json["to_exact"]          = distances_json(r.final().to_exact);
+      json["mass"]              = r.at_eps().mass;
+      json["outflow"]           = r.at_eps().outflow;
+      json["errors"]            = errors_json(r.at_eps().errors);
+      json["to_exact"]          = distances_json(r.at_eps().to_exact);
       if (r.has_target)
         {
-          json["errors_to_target"] = errors_json(r.final().errors_to_target);
-          json["to_target"]        = distances_json(r.final().to_target);
+          json["errors_to_target"] = errors_json(r.at_eps().errors_to_target);
+          json["to_target"]        = distances_json(r.at_eps().to_target);
         }
       if (r.has_first_law)
-        json["to_ode_law"] = distances_json(r.final().to_first_law);
+        json["to_ode_law"] = distances_json(r.at_eps().to_first_law);
       json["outputs"] = Json::array();
       for (const auto &s : r.outputs)
         {
@@ -168,7 +168,7 @@ namespace scorefp
     /// there is one, else to the exact p_eps.
     double table_error(const ReverseLawRunResult &r)
     {
-      return r.has_target ? r.final().errors_to_target.l2 : r.final().errors.l2;
+      return r.has_target ? r.at_eps().errors_to_target.l2 : r.at_eps().errors.l2;
     }
 
   } // namespace
@@ -273,7 +273,7 @@ namespace scorefp
         << ", from " << inputs.start_description << "):\n";
       for (const auto &r : last)
         {
-          const auto &f = r.final();
+          const auto &f = r.at_eps();
           s << "  " << reverse_law_name(r.law) << " law: mass " << std::setprecision(10) << f.mass
             << std::setprecision(4) << ", min/max " << r.minimum << "; to p_eps: L1 "
             << f.to_exact.l1 << ", KL(p||q) " << f.to_exact.kl_pq << ", KL(q||p) "
@@ -286,7 +286,7 @@ namespace scorefp
         }
       if (last.size() > 1)
         {
-          const auto &gap = last.back().final().to_first_law;
+          const auto &gap = last.back().at_eps().to_first_law;
           s << "  ODE-SDE gap: L1 " << gap.l1 << ", KL(ODE||SDE) " << gap.kl_pq << ", KL(SDE||ODE) "
             << gap.kl_qp << ", Hellinger^2 " << gap.hellinger_squared;
           if (std::isfinite(gap.w2))
@@ -308,7 +308,7 @@ namespace scorefp
                 table.add_value("steps", r.n_steps);
                 table.add_value("L2", table_error(r));
                 table.add_value("L1",
-                                r.has_target ? r.final().errors_to_target.l1 : r.final().errors.l1);
+                                r.has_target ? r.at_eps().errors_to_target.l1 : r.at_eps().errors.l1);
               }
             for (const std::string key : {"L2", "L1"})
               {
@@ -342,7 +342,7 @@ namespace scorefp
       for (const auto &r : last)
         json["laws"].push_back(law_json(r));
       if (last.size() > 1)
-        json["ode_sde_gap"] = distances_json(last.back().final().to_first_law);
+        json["ode_sde_gap"] = distances_json(last.back().at_eps().to_first_law);
       if (levels.size() > 1)
         {
           json["convergence"] = Json::array();

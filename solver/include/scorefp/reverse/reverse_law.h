@@ -108,7 +108,8 @@ namespace scorefp
     double      max_outflow_rate = 0.0; ///< largest outflow through the boundary per unit tau
     double      minimum          = 0.0; ///< min over output times of ReverseLawSnapshot::minimum
     std::vector<ReverseLawSnapshot> outputs; ///< from T down to eps
-    const ReverseLawSnapshot      & final() const { return outputs.back(); }
+    /// The law at eps, the last output time.
+    const ReverseLawSnapshot &at_eps() const { return outputs.back(); }
   };
 
   /// A law the solution is compared with besides the exact p_t: the closed-form law the
