@@ -291,23 +291,15 @@ namespace scorefp
     template <int dim, typename Backend>
     unsigned int DensityOperator<dim, Backend>::solve_mass(const VectorType &rhs, VectorType &x)
     {
-      TimerOutput::Scope   scope(run.timer, "linear solves (mass)");
-      SolverControl        control(p.linear_solver.maximum_iterations,
-                            p.linear_solver.relative_tolerance * rhs.l2_norm());
-      SolverCG<VectorType> cg(control);
-      try
-        {
-          cg.solve(mass_matrix, x, rhs, *mass_preconditioner);
-        }
-      catch (const SolverControl::NoConvergence &e)
-        {
-          throw SolverFailure("The mass-matrix solve did not converge in " +
-                              std::to_string(e.last_step) + " CG iterations (residual " +
-                              std::to_string(e.last_residual) +
-                              "); raise Linear solver/Maximum iterations or the tolerance.");
-        }
+      TimerOutput::Scope scope(run.timer, "linear solves (mass)");
+      const unsigned int iterations = solve_mass_system(mass_matrix,
+                                                        x,
+                                                        rhs,
+                                                        *mass_preconditioner,
+                                                        p.linear_solver.maximum_iterations,
+                                                        p.linear_solver.relative_tolerance);
       constraints.distribute(x);
-      return control.last_step();
+      return iterations;
     }
 
     template <int dim, typename Backend>

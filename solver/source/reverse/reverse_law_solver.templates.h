@@ -25,7 +25,6 @@
 #include <deal.II/fe/fe_values.h>
 #include <deal.II/lac/dynamic_sparsity_pattern.h>
 #include <deal.II/lac/full_matrix.h>
-#include <deal.II/lac/solver_cg.h>
 #include <deal.II/lac/solver_control.h>
 #include <deal.II/lac/solver_gmres.h>
 #include <deal.II/lac/sparsity_tools.h>
@@ -303,7 +302,8 @@ namespace scorefp
                                 update_values | update_JxW_values | update_normal_vectors);
       const unsigned int                   n = fe.n_dofs_per_cell();
       FullMatrix<double>                   cell_matrix(n, n), face_matrix(n, 2 * n);
-      std::vector<types::global_dof_index> dof_indices(n), interface_indices(2 * n);
+      std::vector<types::global_dof_index> dof_indices(n), row_indices(n);
+      std::vector<unsigned int>            rows(n); // this cell's interface DoFs
       // The interior penalty sigma = factor (p + 1)^2 / h, h the cell's extent normal
       // to the face, averaged over the two sides so that both sides agree.
       const double penalty = inputs.penalty_factor * (fe.degree + 1.0) * (fe.degree + 1.0);
@@ -367,11 +367,10 @@ namespace scorefp
                 AssertDimension(indices.size(), 2 * n);
                 // Rows: the interface DoFs of this cell (cell index 0), in the order of
                 // dof_indices; columns: all interface DoFs.
-                std::vector<unsigned int> rows;
-                for (unsigned int i = 0; i < indices.size(); ++i)
+                for (unsigned int i = 0, r = 0; i < indices.size(); ++i)
                   if (fe_interface.interface_dof_to_dof_indices(i)[0] !=
                       numbers::invalid_unsigned_int)
-                    rows.push_back(i);
+                    rows[r++] = i;
                 face_matrix = 0;
                 for (unsigned int q = 0; q < face_quadrature.size(); ++q, ++k)
                   {
@@ -402,11 +401,9 @@ namespace scorefp
                           }
                       }
                   }
-                std::vector<types::global_dof_index> row_indices(n);
                 for (unsigned int r = 0; r < n; ++r)
                   row_indices[r] = indices[rows[r]];
-                interface_indices.assign(indices.begin(), indices.end());
-                operator_matrix.add(row_indices, interface_indices, face_matrix);
+                operator_matrix.add(row_indices, indices, face_matrix);
               }
           }
       AssertDimension(k, points.size());
@@ -451,21 +448,13 @@ namespace scorefp
     template <int dim, typename Backend>
     unsigned int ReverseLawOperator<dim, Backend>::solve_mass(const VectorType &rhs, VectorType &x)
     {
-      TimerOutput::Scope   scope(run.timer, "linear solves (mass)");
-      SolverControl        control(p.linear_solver.maximum_iterations,
-                            p.linear_solver.relative_tolerance * rhs.l2_norm());
-      SolverCG<VectorType> cg(control);
-      try
-        {
-          cg.solve(mass_matrix, x, rhs, *mass_preconditioner);
-        }
-      catch (const SolverControl::NoConvergence &e)
-        {
-          throw SolverFailure("The mass-matrix solve did not converge in " +
-                              std::to_string(e.last_step) +
-                              " CG iterations; raise Linear solver/Maximum iterations.");
-        }
-      return control.last_step();
+      TimerOutput::Scope scope(run.timer, "linear solves (mass)");
+      return solve_mass_system(mass_matrix,
+                               x,
+                               rhs,
+                               *mass_preconditioner,
+                               p.linear_solver.maximum_iterations,
+                               p.linear_solver.relative_tolerance);
     }
 
     template <int dim, typename Backend>
@@ -788,27 +777,24 @@ namespace scorefp
       const unsigned int  nq = quadrature.size();
       std::vector<double> q_h(nq), q_first(nq);
 
-      // Sums in the mesh coordinates; L2 norms are converted to x at the end.
-      // [0] p-sum of |e|, [1] e^2, [2] |p|, [3] p^2, then the same for the target.
-      double norms[8] = {0, 0, 0, 0, 0, 0, 0, 0}, maxima[4] = {0, 0, 0, 0};
-      // Distances: [0] |p - q|, [1] (p - q)^2, [2] (sqrt p - sqrt q)^2, [3] p log p/q,
-      // [4] q log q/p, [5] clipped mass; against exact, target, first.
-      double distances[3][6] = {};
+      // Relative-error sums against the exact p_t [0] and the target [1]: |e|, e^2, |p|,
+      // p^2 (in the mesh coordinates; relative norms are the same in x), and the maxima
+      // of |e| and |p|.
+      double     norms[2][4] = {}, maxima[2][2] = {};
+      const auto add_errors =
+          [&](const unsigned int k, const double p, const double q, const double JxW) {
+            const double e = q - p;
+            norms[k][0] += std::abs(e) * JxW;
+            norms[k][1] += e * e * JxW;
+            norms[k][2] += std::abs(p) * JxW;
+            norms[k][3] += p * p * JxW;
+            maxima[k][0] = std::max(maxima[k][0], std::abs(e));
+            maxima[k][1] = std::max(maxima[k][1], std::abs(p));
+          };
+      // Distances of q_h from the exact p_t [0], the target [1] and the first law [2].
+      LawDistanceSums distances[3];
       // Moments: mass, first moments, second moments.
       std::vector<double> moments(1 + dim + dim * dim, 0.0);
-      const auto add_distance = [](double *d, const double p, const double q, const double JxW) {
-        d[0] += std::abs(p - q) * JxW;
-        d[1] += (p - q) * (p - q) * JxW;
-        if (p > 0 && q > 0)
-          {
-            const double r = std::sqrt(p) - std::sqrt(q);
-            d[2] += r * r * JxW;
-            d[3] += p * std::log(p / q) * JxW;
-            d[4] += q * std::log(q / p) * JxW;
-          }
-        else
-          d[5] += std::max(p, 0.0) * JxW + std::max(q, 0.0) * JxW;
-      };
       // 1D: the mass of each sub-interval for the CDFs (x_left, x_right, masses).
       const bool          one_d = dim == 1;
       std::vector<double> intervals; // per sub-interval: left, right, q, p, first
@@ -825,28 +811,16 @@ namespace scorefp
                 const Point<dim> &xi  = fe_values.quadrature_point(q);
                 const double      JxW = fe_values.JxW(q);
                 const double      p   = scaled_value(*exact_now, c, xi);
-                const double      e   = q_h[q] - p;
-                norms[0] += std::abs(e) * JxW;
-                norms[1] += e * e * JxW;
-                norms[2] += std::abs(p) * JxW;
-                norms[3] += p * p * JxW;
-                maxima[0] = std::max(maxima[0], std::abs(e));
-                maxima[1] = std::max(maxima[1], std::abs(p));
-                add_distance(distances[0], p, q_h[q], JxW);
+                add_errors(0, p, q_h[q], JxW);
+                distances[0].add(p, q_h[q], JxW);
                 if (target_now)
                   {
                     const double pt = scaled_value(*target_now, c, xi);
-                    const double et = q_h[q] - pt;
-                    norms[4] += std::abs(et) * JxW;
-                    norms[5] += et * et * JxW;
-                    norms[6] += std::abs(pt) * JxW;
-                    norms[7] += pt * pt * JxW;
-                    maxima[2] = std::max(maxima[2], std::abs(et));
-                    maxima[3] = std::max(maxima[3], std::abs(pt));
-                    add_distance(distances[1], pt, q_h[q], JxW);
+                    add_errors(1, pt, q_h[q], JxW);
+                    distances[1].add(pt, q_h[q], JxW);
                   }
                 if (first != nullptr)
-                  add_distance(distances[2], q_first[q], q_h[q], JxW);
+                  distances[2].add(q_first[q], q_h[q], JxW);
                 moments[0] += q_h[q] * JxW;
                 for (unsigned int i = 0; i < dim; ++i)
                   {
@@ -869,34 +843,27 @@ namespace scorefp
               }
           }
       const MPI_Comm comm = run.communicator;
-      Utilities::MPI::sum(ArrayView<const double>(norms, 8), comm, ArrayView<double>(norms, 8));
-      Utilities::MPI::max(ArrayView<const double>(maxima, 4), comm, ArrayView<double>(maxima, 4));
+      Utilities::MPI::sum(
+          ArrayView<const double>(&norms[0][0], 8), comm, ArrayView<double>(&norms[0][0], 8));
+      Utilities::MPI::max(
+          ArrayView<const double>(&maxima[0][0], 4), comm, ArrayView<double>(&maxima[0][0], 4));
       for (auto &d : distances)
-        Utilities::MPI::sum(ArrayView<const double>(d, 6), comm, ArrayView<double>(d, 6));
+        Utilities::MPI::sum(ArrayView<const double>(d.sums, 6), comm, ArrayView<double>(d.sums, 6));
       Utilities::MPI::sum(ArrayView<const double>(moments), comm, ArrayView<double>(moments));
 
-      s.errors.l1   = norms[0] / norms[2];
-      s.errors.l2   = std::sqrt(norms[1] / norms[3]);
-      s.errors.linf = maxima[0] / maxima[1];
-      if (target_now)
-        {
-          s.errors_to_target.l1   = norms[4] / norms[6];
-          s.errors_to_target.l2   = std::sqrt(norms[5] / norms[7]);
-          s.errors_to_target.linf = maxima[2] / maxima[3];
-        }
-      const auto to_distances = [&](const double *d) {
-        LawDistances r;
-        r.l1                = d[0];
-        r.l2                = std::sqrt(d[1] / c_d); // ||.||_2 in x: c^{-d/2} ||.||_2 in xi
-        r.hellinger_squared = 0.5 * d[2];
-        r.kl_pq             = d[3];
-        r.kl_qp             = d[4];
-        r.clipped_mass      = d[5];
-        return r;
+      const auto to_errors = [&](const unsigned int k) {
+        ErrorNorms e;
+        e.l1   = norms[k][0] / norms[k][2];
+        e.l2   = std::sqrt(norms[k][1] / norms[k][3]);
+        e.linf = maxima[k][0] / maxima[k][1];
+        return e;
       };
-      s.to_exact     = to_distances(distances[0]);
-      s.to_target    = to_distances(distances[1]);
-      s.to_first_law = to_distances(distances[2]);
+      s.errors = to_errors(0);
+      if (target_now)
+        s.errors_to_target = to_errors(1);
+      s.to_exact     = distances[0].distances(c_d);
+      s.to_target    = distances[1].distances(c_d);
+      s.to_first_law = distances[2].distances(c_d);
       s.mass         = moments[0];
       s.mean.assign(dim, 0.0);
       s.covariance.assign(dim * dim, 0.0);
@@ -1016,9 +983,7 @@ namespace scorefp
     {
       const ReverseLaw    law = inputs.laws[law_index];
       ReverseLawRunResult result;
-      result.law   = law;
-      result.score = inputs.score->description();
-      result.start = inputs.start_description;
+      result.law = law;
       FiniteElementRun<dim, Backend> skeleton(
           parameters, level, directory, write_files, mesh.get_communicator());
       skeleton.use_mesh(mesh);

@@ -781,21 +781,14 @@ namespace scorefp
       residual = rhs;
       constraints.set_zero(residual);
       x = 0;
-      SolverControl        control(p.linear_solver.maximum_iterations,
-                            p.linear_solver.relative_tolerance * residual.l2_norm());
-      SolverCG<VectorType> cg(control);
-      try
-        {
-          cg.solve(condensed_mass_matrix, x, residual, *mass_preconditioner);
-        }
-      catch (const SolverControl::NoConvergence &e)
-        {
-          throw SolverFailure("The mass-matrix solve did not converge in " +
-                              std::to_string(e.last_step) +
-                              " CG iterations; raise Linear solver/Maximum iterations.");
-        }
+      const unsigned int iterations = solve_mass_system(condensed_mass_matrix,
+                                                        x,
+                                                        residual,
+                                                        *mass_preconditioner,
+                                                        p.linear_solver.maximum_iterations,
+                                                        p.linear_solver.relative_tolerance);
       constraints.distribute(x);
-      return control.last_step();
+      return iterations;
     }
 
     template <int dim, typename Backend>

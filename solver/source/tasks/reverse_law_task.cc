@@ -65,8 +65,7 @@ namespace scorefp
                                      const std::vector<double> &lambda,
                                      const ReverseLaw           law)
     {
-      InducedLawTarget target;
-      target.description       = "Pierret & Galerne's " + reverse_law_name(law) + " law";
+      InducedLawTarget      target;
       const ForwardProcess *pr = &process;
       target.at = [pr, lambda, law](const double t) -> std::unique_ptr<DensityField> {
         const double T   = pr->final_time;
@@ -101,15 +100,6 @@ namespace scorefp
           json["W1"] = d.w1;
           json["W2"] = d.w2;
         }
-      return json;
-    }
-
-    Json errors_json(const ErrorNorms &e)
-    {
-      Json json;
-      json["L1"]   = e.l1;
-      json["L2"]   = e.l2;
-      json["Linf"] = e.linf;
       return json;
     }
 
@@ -307,8 +297,8 @@ namespace scorefp
                 table.add_value("dofs", r.n_dofs);
                 table.add_value("steps", r.n_steps);
                 table.add_value("L2", table_error(r));
-                table.add_value("L1",
-                                r.has_target ? r.at_eps().errors_to_target.l1 : r.at_eps().errors.l1);
+                table.add_value(
+                    "L1", r.has_target ? r.at_eps().errors_to_target.l1 : r.at_eps().errors.l1);
               }
             for (const std::string key : {"L2", "L1"})
               {

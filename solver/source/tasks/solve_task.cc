@@ -22,15 +22,6 @@ namespace scorefp
 {
   namespace
   {
-    Json errors_json(const ErrorNorms &e)
-    {
-      Json json;
-      json["L1"]   = e.l1;
-      json["L2"]   = e.l2;
-      json["Linf"] = e.linf;
-      return json;
-    }
-
     Json errors_json(const ScoreErrors &e)
     {
       Json json;

@@ -6,6 +6,8 @@
 #include <scorefp/tasks/parameters.h>
 
 #include <scorefp/core/input_error.h>
+#include <scorefp/fe/diagnostics.h>
+#include <scorefp/io/json.h>
 
 #include <deal.II/base/conditional_ostream.h>
 #include <deal.II/base/parameter_handler.h>
@@ -32,6 +34,16 @@ namespace scorefp
     return {first, last - first};
   }
 
+  /// Relative L1, L2, Linf errors as summary.json writes them.
+  inline Json errors_json(const ErrorNorms &e)
+  {
+    Json json;
+    json["L1"]   = e.l1;
+    json["L2"]   = e.l2;
+    json["Linf"] = e.linf;
+    return json;
+  }
+
   /// The parameters used (every entry, defaults included), next to the results (rank 0).
   inline void echo_parameters(const dealii::ParameterHandler &prm,
                               const std::string              &directory,
@@ -53,7 +65,8 @@ namespace scorefp
   }
 
   /// The early-stopping time of a sampler lies in [t0, T).
-  inline void check_early_stopping(const Parameters &p, const double epsilon, const std::string &entry)
+  inline void
+  check_early_stopping(const Parameters &p, const double epsilon, const std::string &entry)
   {
     if (!(epsilon >= p.process.start_time && epsilon < p.process.final_time))
       throw InputError(entry + " = " + format_number(epsilon) +
@@ -78,7 +91,8 @@ namespace scorefp
 
   /// Remove the outputs an earlier run left (on rank 0), so that a run that fails
   /// leaves none that look valid.
-  inline void remove_stale_outputs(const std::vector<std::string> &files, const MPI_Comm communicator)
+  inline void remove_stale_outputs(const std::vector<std::string> &files,
+                                   const MPI_Comm                  communicator)
   {
     if (dealii::Utilities::MPI::this_mpi_process(communicator) == 0)
       for (const std::string &file : files)

@@ -2,7 +2,11 @@
 // names: the solvers are templates over a backend and are instantiated for both.
 #pragma once
 
+#include <scorefp/core/input_error.h>
+
 #include <deal.II/lac/petsc_precondition.h>
+#include <deal.II/lac/solver_cg.h>
+#include <deal.II/lac/solver_control.h>
 #include <deal.II/lac/petsc_sparse_matrix.h>
 #include <deal.II/lac/petsc_vector.h>
 #include <deal.II/lac/trilinos_precondition.h>
@@ -75,4 +79,32 @@ namespace scorefp
 
     static void initialize_ilu(ILU &ilu, const Matrix &matrix) { ilu.initialize(matrix); }
   };
+
+  /// Solve M x = rhs for a mass matrix M (symmetric positive definite and well
+  /// conditioned, so CG with the caller's Jacobi preconditioner) to the relative
+  /// tolerance, every solver's mass solve. SolverFailure naming the entry to raise.
+  /// Returns the CG iterations.
+  template <typename Matrix, typename Vector, typename Preconditioner>
+  unsigned int solve_mass_system(const Matrix         &mass_matrix,
+                                 Vector               &x,
+                                 const Vector         &rhs,
+                                 const Preconditioner &preconditioner,
+                                 const unsigned int    maximum_iterations,
+                                 const double          relative_tolerance)
+  {
+    dealii::SolverControl    control(maximum_iterations, relative_tolerance * rhs.l2_norm());
+    dealii::SolverCG<Vector> cg(control);
+    try
+      {
+        cg.solve(mass_matrix, x, rhs, preconditioner);
+      }
+    catch (const dealii::SolverControl::NoConvergence &e)
+      {
+        throw SolverFailure("The mass-matrix solve did not converge in " +
+                            std::to_string(e.last_step) + " CG iterations (residual " +
+                            std::to_string(e.last_residual) +
+                            "); raise Linear solver/Maximum iterations or the tolerance.");
+      }
+    return control.last_step();
+  }
 } // namespace scorefp

@@ -15,6 +15,7 @@
 
 #include <scorefp/fe/diagnostics.h>
 #include <scorefp/fe/finite_element_case.h>
+#include <scorefp/reverse/law_distances.h>
 
 #include <mpi.h>
 
@@ -65,20 +66,6 @@ namespace scorefp
     std::vector<ReverseLaw> selected() const;
   };
 
-  /// Distances between two densities on one mesh, integrated by Gauss quadrature:
-  /// ||p - q||_1 (= 2 TV), ||p - q||_2, the squared Hellinger distance
-  /// 1/2 int (sqrt p - sqrt q)^2, KL(p || q) and KL(q || p). Where either density is
-  /// not positive (a finite-element undershoot) the KL and Hellinger integrands are
-  /// skipped and the probability the other puts there is counted in clipped_mass.
-  struct LawDistances
-  {
-    double l1 = 0.0, l2 = 0.0, hellinger_squared = 0.0, kl_pq = 0.0, kl_qp = 0.0;
-    double clipped_mass = 0.0;
-    /// 1D only: W1 and W2 from the two cumulative distribution functions (NaN in 2D/3D).
-    double w1 = std::numeric_limits<double>::quiet_NaN();
-    double w2 = std::numeric_limits<double>::quiet_NaN();
-  };
-
   /// What one reverse-time solve reports at one output time.
   struct ReverseLawSnapshot
   {
@@ -90,7 +77,7 @@ namespace scorefp
     ErrorNorms          errors;           ///< relative errors against the exact p_t
     LawDistances        to_exact;         ///< p = exact p_t, q = q_h
     /// Against the closed-form induced law (Gaussian data started from the prior:
-    /// Pierret & Galerne's laws); empty time series when there is none.
+    /// Pierret & Galerne's laws); zero when there is none (ReverseLawRunResult::has_target).
     ErrorNorms   errors_to_target;
     LawDistances to_target;
     /// Against the first law solved (the ODE law, for the SDE law): the ODE-SDE gap,
@@ -102,11 +89,10 @@ namespace scorefp
 
   struct ReverseLawRunResult : RunRecord
   {
-    ReverseLaw  law = ReverseLaw::ode;
-    std::string score, start;
-    bool        has_target = false, has_first_law = false;
-    double      max_outflow_rate = 0.0; ///< largest outflow through the boundary per unit tau
-    double      minimum          = 0.0; ///< min over output times of ReverseLawSnapshot::minimum
+    ReverseLaw law        = ReverseLaw::ode;
+    bool       has_target = false, has_first_law = false;
+    double     max_outflow_rate = 0.0; ///< largest outflow through the boundary per unit tau
+    double     minimum          = 0.0; ///< min over output times of ReverseLawSnapshot::minimum
     std::vector<ReverseLawSnapshot> outputs; ///< from T down to eps
     /// The law at eps, the last output time.
     const ReverseLawSnapshot &at_eps() const { return outputs.back(); }
@@ -116,7 +102,6 @@ namespace scorefp
   /// sampler produces (Gaussian data from the prior), a DensityField per time.
   struct InducedLawTarget
   {
-    std::string                                                  description;
     std::function<std::unique_ptr<DensityField>(const double t)> at;
   };
 
