@@ -275,3 +275,38 @@ TEST(Backends, PetscAgreesWithTrilinos)
       EXPECT_NEAR(petsc[k].at_eps().to_exact.w2, trilinos[k].at_eps().to_exact.w2, 1e-8);
     }
 }
+
+// The error split: with the exact score the score rows are the exact-score rows to the
+// last digit (the same solves), the floor is far below the initialisation error, and the
+// truncation KL(p_0 || p_eps) of Gaussian data is the closed form
+// 1/2 (a/b - 1 - ln(a/b)), a = lambda, b = m^2 lambda + v.
+TEST(ErrorSplit, RowsAndTruncationAgainstClosedForms)
+{
+  Parameters p                = reverse_case(1, "VP", 3, 32, "exact", Start::prior);
+  p.process.final_time        = 0.4;
+  p.time_stepping.tolerance   = 1e-7;
+  p.output.n_output_intervals = 1;
+  p.data.type                 = "diagonal gaussian";
+  p.data.settings             = {{"Variances", "0.3"}, {"Means", "0"}};
+  p.reverse_law.error_split   = true;
+  const auto       setup      = make_reverse_law_case(p);
+  const ErrorSplit split      = reverse_law_error_split(p, *setup, world);
+  ASSERT_EQ(split.rows.size(), 4u);
+  ASSERT_EQ(split.laws.size(), 2u);
+  const auto &floor = split.rows[0], &initialisation = split.rows[1], &score = split.rows[2],
+             &total = split.rows[3];
+  for (unsigned int k = 0; k < 2; ++k)
+    {
+      EXPECT_EQ(score.laws[k].l1, floor.laws[k].l1);
+      EXPECT_EQ(total.laws[k].l1, initialisation.laws[k].l1);
+      EXPECT_LE(floor.laws[k].l1, 1e-4);
+      EXPECT_GE(initialisation.laws[k].l1, 100 * floor.laws[k].l1);
+    }
+  // The ODE law keeps more of the initialisation error than the SDE law.
+  EXPECT_GT(initialisation.laws[0].l1, initialisation.laws[1].l1);
+  const auto   process = create_process(p.process);
+  const double a = 0.3, m = process->transition_mean_factor(1e-3);
+  const double b = m * m * a + process->transition_variance(1e-3);
+  EXPECT_NEAR(
+      split.truncation.kl_pq, 0.5 * (a / b - 1 - std::log(a / b)), 1e-6 * split.truncation.kl_pq);
+}

@@ -35,6 +35,12 @@ namespace scorefp
           points_file,
           "Points (.npy, or CSV/text with d numbers per line) where log q of each law is "
           "reported at every output time (points.csv), e.g. to compare with Task = likelihood.");
+    b.add("Error split",
+          error_split,
+          "Also split each law's error at eps into its sources, on the finest mesh: the "
+          "finite-element floor (exact score from the exact p_T), initialisation (exact score "
+          "from the prior), score (the given score from the exact p_T), both (the given score "
+          "from the prior), and truncation (p_0 against p_eps): three more solves of each law.");
   }
 
   std::vector<ReverseLaw> ReverseLawParameters::selected() const

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "tasks/task_output.h"
@@ -101,6 +102,54 @@ namespace scorefp
           json["W2"] = d.w2;
         }
       return json;
+    }
+
+    /// The error split as summary.json holds it.
+    Json error_split_json(const ErrorSplit &split)
+    {
+      Json json;
+      json["refinement_level"] = split.refinement_level;
+      json["truncation"]       = distances_json(split.truncation);
+      json["rows"]             = Json::array();
+      for (const auto &row : split.rows)
+        {
+          Json r;
+          r["source"] = row.source;
+          r["score"]  = row.score;
+          r["start"]  = row.start;
+          for (unsigned int k = 0; k < row.laws.size(); ++k)
+            r[reverse_law_name(split.laws[k])] = distances_json(row.laws[k]);
+          json["rows"].push_back(r);
+        }
+      return json;
+    }
+
+    /// The error split as the run prints it: one row per source, L1 and KL(p_eps || q)
+    /// of each law.
+    std::string error_split_table(const ErrorSplit &split, const double eps)
+    {
+      const std::map<std::string, std::string> names = {
+          {"floor", "finite-element floor (exact score, p_T)"},
+          {"initialisation", "initialisation (exact score, prior)"},
+          {"score", "score (given score, p_T)"},
+          {"total", "initialisation + score (given score, prior)"}};
+      std::ostringstream s;
+      s << "\nError split at t = " << eps << " (distances to p_eps, level "
+        << split.refinement_level << "):\n  " << std::left << std::setw(46) << "source";
+      for (const ReverseLaw law : split.laws)
+        s << std::setw(12) << (reverse_law_name(law) + " L1") << std::setw(14)
+          << (reverse_law_name(law) + " KL(p||q)");
+      s << "\n" << std::setprecision(4);
+      for (const auto &row : split.rows)
+        {
+          s << "  " << std::setw(46) << names.at(row.source);
+          for (const auto &d : row.laws)
+            s << std::setw(12) << d.l1 << std::setw(14) << d.kl_pq;
+          s << "\n";
+        }
+      s << "  truncation (p_0 against p_eps): L1 " << split.truncation.l1 << ", KL(p_0||p_eps) "
+        << split.truncation.kl_pq << ", clipped mass " << split.truncation.clipped_mass << "\n";
+      return s.str();
     }
 
     Json law_json(const ReverseLawRunResult &r)
@@ -228,6 +277,85 @@ namespace scorefp
 
   namespace
   {
+    /// The density 1, so that a closed-form cloud's weights are its JxW.
+    class UnitDensity : public DensityField
+    {
+    public:
+      double value(const double *) const override { return 1.0; }
+      void   score(const double *, double *) const override {}
+    };
+  } // namespace
+
+  ErrorSplit reverse_law_error_split(const Parameters     &p,
+                                     const ReverseLawCase &setup,
+                                     const MPI_Comm        communicator)
+  {
+    const ForwardProcess   &process = *setup.process;
+    const DataDistribution &data    = *setup.data;
+    const double            T = process.final_time, eps = setup.inputs.end_time;
+    ErrorSplit              split;
+    split.refinement_level = p.mesh.refinement_levels.back();
+    split.laws             = setup.inputs.laws;
+
+    // The four solves: the exact or the given score, from the exact p_T or the prior.
+    const auto exact_model = exact_score(process, data);
+    const auto exact_start =
+        data.transported(process.transition_mean_factor(T), process.transition_variance(T));
+    struct Configuration
+    {
+      std::string         source;
+      const ScoreModel   *score;
+      const DensityField *start;
+      std::string         start_description;
+    };
+    const std::vector<Configuration> configurations = {
+        {"floor", exact_model.get(), exact_start.get(), "the exact p_T"},
+        {"initialisation", exact_model.get(), nullptr, "the prior N(0, v(T) I)"},
+        {"score", setup.score.get(), exact_start.get(), "the exact p_T"},
+        {"total", setup.score.get(), nullptr, "the prior N(0, v(T) I)"}};
+    Parameters quiet   = p;
+    quiet.output.quiet = true;
+    for (const Configuration &configuration : configurations)
+      {
+        ReverseLawInputs inputs  = setup.inputs;
+        inputs.score             = configuration.score;
+        inputs.start             = configuration.start;
+        inputs.start_description = configuration.start_description;
+        inputs.points.clear();
+        inputs.targets.clear();
+        const auto results = solve_reverse_law_case(
+            quiet, inputs, split.refinement_level, p.output.directory, false, communicator);
+        ErrorSplitRow row;
+        row.source = configuration.source;
+        row.score  = configuration.score->description();
+        row.start  = configuration.start_description;
+        for (const auto &r : results)
+          row.laws.push_back(r.at_eps().to_exact);
+        split.rows.push_back(row);
+      }
+
+    // Truncation: p_0 against p_eps on the case mesh (where the finite-element laws live),
+    // every rank the same sums (a serial cloud).
+    const double          c     = p.use_scaled_coordinates()
+                                      ? CoordinateScaling(process, true, data.scale()).scale(eps)
+                                      : 1.0;
+    const QuadratureCloud cloud = closed_form_cloud(
+        p.mesh, p.dimension, split.refinement_level, c, UnitDensity(), p.discretization.degree + 2);
+    const auto p_0 = data.transported(1.0, 0.0);
+    const auto p_eps =
+        data.transported(process.transition_mean_factor(eps), process.transition_variance(eps));
+    LawDistanceSums sums;
+    for (unsigned int k = 0; k < cloud.size(); ++k)
+      {
+        const double *x = &cloud.points[k * p.dimension];
+        sums.add(p_0->value(x), p_eps->value(x), cloud.weights[k]);
+      }
+    split.truncation = sums.distances();
+    return split;
+  }
+
+  namespace
+  {
     void run_reverse_law(const Parameters               &p,
                          const dealii::ParameterHandler &prm,
                          const MPI_Comm                  communicator)
@@ -251,6 +379,16 @@ namespace scorefp
               levels.size() > 1 ? directory + "/level-" + std::to_string(level) : directory;
           results.push_back(
               solve_reverse_law_case(p, inputs, level, level_directory, true, communicator));
+        }
+      ErrorSplit split;
+      if (p.reverse_law.error_split)
+        {
+          if (root && !p.output.quiet)
+            std::cout << "\nError split on level " << levels.back() << ": "
+                      << 4 * inputs.laws.size()
+                      << " solves (the exact or the given score, from p_T or the prior)"
+                      << std::endl;
+          split = reverse_law_error_split(p, *setup, communicator);
         }
       echo_parameters(prm, directory, communicator);
       if (!root)
@@ -333,6 +471,11 @@ namespace scorefp
         json["laws"].push_back(law_json(r));
       if (last.size() > 1)
         json["ode_sde_gap"] = distances_json(last.back().at_eps().to_first_law);
+      if (p.reverse_law.error_split)
+        {
+          std::cout << error_split_table(split, eps);
+          json["error_split"] = error_split_json(split);
+        }
       if (levels.size() > 1)
         {
           json["convergence"] = Json::array();

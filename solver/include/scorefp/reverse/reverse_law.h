@@ -59,6 +59,9 @@ namespace scorefp
     double penalty_factor = 2.0;
     /// log q of each law at these points at eps (and at every output time).
     std::string points_file;
+    /// Also split the error at eps into its sources (initialisation, truncation, score)
+    /// by three more solves of each law on the finest mesh.
+    bool error_split = false;
 
     void bind(ParameterBinder &binder);
 

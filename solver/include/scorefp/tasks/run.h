@@ -48,6 +48,27 @@ namespace scorefp
   };
   std::unique_ptr<ReverseLawCase> make_reverse_law_case(const Parameters &p);
 
+  /// The error of the induced laws at eps split into its sources (Reverse law/Error
+  /// split): each row is one solve of every law of the case on its finest mesh, with the
+  /// exact or the given score and the exact p_T or the prior; distances to p_eps.
+  struct ErrorSplitRow
+  {
+    std::string               source; // "floor", "initialisation", "score", "total"
+    std::string               score, start;
+    std::vector<LawDistances> laws; // in the order of the case's laws
+  };
+  struct ErrorSplit
+  {
+    unsigned int               refinement_level = 0;
+    std::vector<ReverseLaw>    laws;
+    std::vector<ErrorSplitRow> rows;
+    /// Truncation: p = p_0 (the data), q = p_eps, by Gauss quadrature on the mesh.
+    LawDistances truncation;
+  };
+  ErrorSplit reverse_law_error_split(const Parameters     &p,
+                                     const ReverseLawCase &setup,
+                                     const MPI_Comm        communicator);
+
   /// Dispatch the reverse-time laws of `inputs` on the dimension and backend of p.
   std::vector<ReverseLawRunResult> solve_reverse_law_case(const Parameters       &p,
                                                           const ReverseLawInputs &inputs,
