@@ -168,6 +168,20 @@ BAD_INPUT = [
      ["--set", "Task=reverse law", "--set", "Sampler/Early stopping=2"], r"Early stopping"),
     ("reverse law: output time beyond the interval", None,
      ["--set", "Task=reverse law", "--set", "Output/Output times=0.0001"], r"Output times"),
+    ("reverse law: absolute reference file", None,
+     ["--set", "Task=reverse law", "--set", "Output/Reference file=/tmp/law.h5"],
+     r"Reference file = /tmp/law.h5.*relative"),
+    ("reverse law: sampler check without a law file", None,
+     ["--set", "Task=reverse law", "--set", "Reverse law/Check sampler=true"],
+     r"Check sampler.*Output/Reference file"),
+    ("reverse law: sampler check of a law not solved", None,
+     ["--set", "Task=reverse law", "--set", "Reverse law/Check sampler=true",
+      "--set", "Reverse law/Laws=SDE", "--set", "Sampler/Scheme=ode-heun",
+      "--set", "Output/Reference file=law.h5"], r"ode-heun follows the ODE law"),
+    ("reverse law: sampler check with a corrector", None,
+     ["--set", "Task=reverse law", "--set", "Reverse law/Check sampler=true",
+      "--set", "Sampler/Scheme=predictor-corrector", "--set", "Output/Reference file=law.h5"],
+     r"corrector"),
 ]
 
 

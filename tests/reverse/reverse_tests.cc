@@ -3,8 +3,11 @@
 // DGQ2, temporal order of the DIRK method, VP/VE/OU in 1D and 2D, mass, undershoot);
 // from the prior, Gaussian data give Pierret & Galerne's laws and their exact W2; a
 // perturbed score gives an ODE law whose log density is the characteristics' log q and
-// an ODE-SDE gap that converges; rank counts and backends agree.
+// an ODE-SDE gap that converges; rank counts and backends agree; particle samplers pass
+// the checker against the law of their own score with many steps and fail with few.
 #include <scorefp/likelihood/likelihood.h>
+#include <scorefp/reference/reference_field.h>
+#include <scorefp/sampling/scheme.h>
 #include <scorefp/score_source/score_source.h>
 #include <scorefp/tasks/run.h>
 
@@ -15,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 
 using namespace scorefp;
 
@@ -309,4 +313,68 @@ TEST(ErrorSplit, RowsAndTruncationAgainstClosedForms)
   const double b = m * m * a + process->transition_variance(1e-3);
   EXPECT_NEAR(
       split.truncation.kl_pq, 0.5 * (a / b - 1 - std::log(a / b)), 1e-6 * split.truncation.kl_pq);
+}
+
+// The discretisation row of the error split: particles of a sampler with a wrong score
+// (the exact one plus a gradient bump) are checked against the finite-element law of
+// that same score, read back from the law's reference file, and against p_eps. With
+// many steps Euler-Maruyama passes against the SDE law and Heun against the ODE law,
+// while both fail against p_eps (the score is wrong); with 10 steps Euler-Maruyama
+// fails against its own law (the steps are too few). 1D, 2 x 10^4 particles, 99 null
+// draws, W1 and KS.
+TEST(SamplerCheck, ManyStepsPassAgainstTheirLawFewStepsFail)
+{
+  Parameters p                   = reverse_case(1, "VP", 2, 16, "perturbed", Start::prior);
+  p.score.perturbation_amplitude = 0.2;
+  p.score.perturbation_width     = 0.7;
+  p.output.reference_file        = "law.h5";
+  p.output.directory += "-sampler-check";
+  p.sampler.n_particles = 20000;
+  p.checker.null_draws  = 99;
+  p.checker.statistics  = {{"W1", nullptr}, {"KS", nullptr}};
+  const auto       setup  = make_reverse_law_case(p);
+  ReverseLawInputs inputs = setup->inputs;
+  inputs.points           = {-2.0, -1.1, -0.3, 0.05, 0.4, 1.2, 2.1}; // none on a vertex
+  const auto laws = solve_reverse_law_case(p, inputs, 3, p.output.directory, true, world);
+  ASSERT_EQ(laws.size(), 2u);
+  // The reference files hold the discontinuous laws exactly: the file's density at eps
+  // is the solution's at the points.
+  for (const auto &law : laws)
+    {
+      ASSERT_FALSE(law.reference_file.empty());
+      const auto          file = ReferenceField::read(law.reference_file);
+      std::vector<double> q(inputs.points.size());
+      ASSERT_NEAR(file->times().front(), 1e-3, 1e-15);
+      file->evaluate(0,
+                     inputs.points.data(),
+                     inputs.points.size(),
+                     q.data(),
+                     nullptr,
+                     ScoreSource::log_density_gradient);
+      for (std::size_t i = 0; i < q.size(); ++i)
+        EXPECT_NEAR(std::log(q[i]), law.at_eps().point_log_values[i], 1e-10) << "point " << i;
+    }
+
+  const auto check = [&](const std::string &scheme, const unsigned int steps) {
+    p.sampler.scheme  = scheme;
+    p.sampler.n_steps = steps;
+    const std::string &file =
+        laws[create_scheme(scheme)->probability_flow() ? 0 : 1].reference_file;
+    return check_sampler_against_law(p, *setup, file, p.output.directory, world);
+  };
+  const SamplerCheck sde = check("euler-maruyama", 1000);
+  EXPECT_EQ(sde.law, ReverseLaw::sde);
+  EXPECT_TRUE(sde.against_law.pass);
+  EXPECT_FALSE(sde.against_p_eps.pass);
+  const SamplerCheck ode = check("ode-heun", 200);
+  EXPECT_EQ(ode.law, ReverseLaw::ode);
+  EXPECT_TRUE(ode.against_law.pass);
+  EXPECT_FALSE(ode.against_p_eps.pass);
+  const SamplerCheck coarse = check("euler-maruyama", 10);
+  EXPECT_FALSE(coarse.against_law.pass);
+  for (const SamplerCheck *c : {&sde, &ode, &coarse})
+    for (const auto &s : c->against_law.statistics)
+      if (dealii::Utilities::MPI::this_mpi_process(world) == 0)
+        std::cout << "  " << c->scheme << " " << c->n_steps << " steps: " << s.name << " "
+                << s.value << " (p " << s.p_value << ") against its law\n";
 }

@@ -13,6 +13,9 @@
 #include <deal.II/distributed/tria_base.h>
 #include <deal.II/dofs/dof_handler.h>
 #include <deal.II/fe/fe.h>
+#include <deal.II/fe/fe_q.h>
+#include <deal.II/fe/fe_values.h>
+#include <deal.II/fe/mapping_q1.h>
 #include <deal.II/lac/vector.h>
 
 #include <mpi.h>
@@ -144,11 +147,81 @@ namespace scorefp
                       const VectorType              *s)
     {
       using namespace dealii;
-      const unsigned int        n_density = density_dofs.get_fe().n_dofs_per_cell();
-      const unsigned int        n_score   = score_dofs ? score_dofs->get_fe().n_dofs_per_cell() : 0;
+      const unsigned int n_density = density_dofs.get_fe().n_dofs_per_cell();
+      const unsigned int n_score   = score_dofs ? score_dofs->get_fe().n_dofs_per_cell() : 0;
+      Vector<double>     local_density(n_density), local_score(n_score);
+      write_cells(t,
+                  c,
+                  [&](const typename Triangulation<dim>::active_cell_iterator &cell,
+                      std::vector<double>                                     &density,
+                      std::vector<double>                                     &score) {
+                    const typename DoFHandler<dim>::active_cell_iterator density_cell(
+                        &triangulation, cell->level(), cell->index(), &density_dofs);
+                    density_cell->get_dof_values(q, local_density);
+                    density.insert(density.end(), local_density.begin(), local_density.end());
+                    if (score_dofs == nullptr)
+                      return;
+                    const typename DoFHandler<dim>::active_cell_iterator score_cell(
+                        &triangulation, cell->level(), cell->index(), score_dofs);
+                    score_cell->get_dof_values(*s, local_score);
+                    // Component-major: [component][FE_Q local index].
+                    const auto  &fe    = score_dofs->get_fe();
+                    const size_t start = score.size();
+                    score.resize(start + n_score);
+                    for (unsigned int i = 0; i < n_score; ++i)
+                      {
+                        const auto [component, index] = fe.system_to_component_index(i);
+                        score[start + component * n_density + index] = local_score[i];
+                      }
+                  });
+    }
+
+    /// Collective. A density q_h on any scalar element whose cell-local space is Q_p
+    /// of the file's degree (FE_DGQ: the reverse-time laws), with ghost entries: its
+    /// values at FE_Q(p)'s unit support points, in FE_Q's local order, which is how the
+    /// file stores a cell. The cell polynomial is the same, so a discontinuous field is
+    /// stored exactly, cell by cell (the reader evaluates each cell on its own).
+    template <typename VectorType>
+    void add_density_snapshot(const double                   t,
+                              const double                   c,
+                              const dealii::DoFHandler<dim> &dofs,
+                              const VectorType              &q)
+    {
+      using namespace dealii;
+      const FE_Q<dim>             file_element(dofs.get_fe().degree);
+      const Quadrature<dim>       support_points(file_element.get_unit_support_points());
+      const MappingQ1<dim>        mapping; // values only: the map does not enter
+      FEValues<dim>               values(mapping, dofs.get_fe(), support_points, update_values);
+      std::vector<double>         local(support_points.size());
+      write_cells(t,
+                  c,
+                  [&](const typename Triangulation<dim>::active_cell_iterator &cell,
+                      std::vector<double>                                     &density,
+                      std::vector<double> &) {
+                    const typename DoFHandler<dim>::active_cell_iterator dof_cell(
+                        &triangulation, cell->level(), cell->index(), &dofs);
+                    values.reinit(dof_cell);
+                    values.get_function_values(q, local);
+                    density.insert(density.end(), local.begin(), local.end());
+                  });
+    }
+
+    /// Collective: rank 0 closes the file under its final name.
+    void finish()
+    {
+      if (writer)
+        writer->finish();
+      MPI_Barrier(communicator);
+    }
+
+  private:
+    /// Gather every rank's owned cells (their values from fill(cell, density, score),
+    /// appended) on rank 0, in CellId order, and add them as the snapshot at t.
+    template <typename Fill>
+    void write_cells(const double t, const double c, const Fill &fill)
+    {
       std::vector<unsigned int> ids;
       std::vector<double>       vertices, density, score;
-      Vector<double>            local_density(n_density), local_score(n_score);
       for (const auto &cell : triangulation.active_cell_iterators())
         if (cell->is_locally_owned())
           {
@@ -160,25 +233,7 @@ namespace scorefp
                   for (unsigned int j = 0; j < dim; ++j)
                     vertices.push_back(cell->vertex(v)[j]);
               }
-            const typename DoFHandler<dim>::active_cell_iterator density_cell(
-                &triangulation, cell->level(), cell->index(), &density_dofs);
-            density_cell->get_dof_values(q, local_density);
-            density.insert(density.end(), local_density.begin(), local_density.end());
-            if (score_dofs != nullptr)
-              {
-                const typename DoFHandler<dim>::active_cell_iterator score_cell(
-                    &triangulation, cell->level(), cell->index(), score_dofs);
-                score_cell->get_dof_values(*s, local_score);
-                // Component-major: [component][FE_Q local index].
-                const auto  &fe    = score_dofs->get_fe();
-                const size_t start = score.size();
-                score.resize(start + n_score);
-                for (unsigned int i = 0; i < n_score; ++i)
-                  {
-                    const auto [component, index]                = fe.system_to_component_index(i);
-                    score[start + component * n_density + index] = local_score[i];
-                  }
-              }
+            fill(cell, density, score);
           }
       using reference_detail::gather_to_root;
       if (!mesh_written)
@@ -205,15 +260,6 @@ namespace scorefp
         }
     }
 
-    /// Collective: rank 0 closes the file under its final name.
-    void finish()
-    {
-      if (writer)
-        writer->finish();
-      MPI_Barrier(communicator);
-    }
-
-  private:
     const dealii::parallel::TriangulationBase<dim> &triangulation;
     const MPI_Comm                                  communicator;
     std::unique_ptr<ReferenceFileWriter>            writer; // rank 0 only

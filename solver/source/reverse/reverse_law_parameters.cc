@@ -41,6 +41,14 @@ namespace scorefp
           "finite-element floor (exact score from the exact p_T), initialisation (exact score "
           "from the prior), score (the given score from the exact p_T), both (the given score "
           "from the prior), and truncation (p_0 against p_eps): three more solves of each law.");
+    b.add("Check sampler",
+          check_sampler,
+          "Also run the particle sampler of section Sampler (its Scheme, Steps, Particles and "
+          "Seed, with the same score, start and eps) and check its particles with the "
+          "statistics of section Checker twice: against the induced law of the same score "
+          "(the ODE law for probability-flow schemes, the SDE law otherwise), which tells "
+          "the scheme's discretisation error apart from the score's, and against p_eps. "
+          "Needs Output/Reference file (the law's reference file is the checker's reference).");
   }
 
   std::vector<ReverseLaw> ReverseLawParameters::selected() const

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "fe/fe_output.h"
+#include "reference/reference_output.h"
 
 #include <scorefp/core/input_error.h>
 #include <scorefp/data/data_distribution.h>
@@ -969,6 +970,55 @@ namespace scorefp
       result.has_first_law = first != nullptr;
     }
 
+    /// The law at its output times as a reference file (reference/reference_output.h,
+    /// equation "density"), so that the checker, the samplers and Task = evaluate can
+    /// use it like a forward run's. The file is opened at the start (which removes one
+    /// left by an earlier run) and written at the end: the run goes down in time and a
+    /// file's snapshots go up. A run that fails leaves no file.
+    template <int dim, typename Backend>
+    class LawReferenceWriter : public RunPostprocessor<dim, Backend>
+    {
+      using VectorType = typename Backend::Vector;
+
+    public:
+      LawReferenceWriter(FiniteElementRun<dim, Backend> &run,
+                         const FiniteElementCase        &file_case,
+                         const std::string              &description)
+          : run(run)
+          , file_case(file_case)
+          , description(description)
+      {
+      }
+
+      void begin() override
+      {
+        output = std::make_unique<ReferenceOutput<dim>>(file_case, description, *run.triangulation);
+      }
+
+      void at_output(const unsigned int, const double t) override
+      {
+        times.push_back(t);
+        values.push_back(run.ghosted_solution());
+      }
+
+      void finish() override
+      {
+        TimerOutput::Scope scope(run.timer, "output");
+        for (std::size_t k = times.size(); k-- > 0;)
+          output->add_density_snapshot(
+              times[k], run.scaling->scale(times[k]), *run.dof_handler, values[k]);
+        output->finish();
+      }
+
+    private:
+      FiniteElementRun<dim, Backend>       &run;
+      const FiniteElementCase               file_case;
+      const std::string                     description;
+      std::unique_ptr<ReferenceOutput<dim>> output;
+      std::vector<double>                   times;
+      std::vector<VectorType>               values;
+    };
+
     /// One law on the shared mesh.
     template <int dim, typename Backend>
     ReverseLawRunResult run_law(const FiniteElementCase                   &parameters,
@@ -996,6 +1046,19 @@ namespace scorefp
               : nullptr;
       LawMeasures<dim, Backend> measures(skeleton, equation, inputs, target, first, keep, result);
       skeleton.add_postprocessor(measures);
+      std::unique_ptr<LawReferenceWriter<dim, Backend>> writer;
+      if (writes_reference_file(parameters, level, write_files))
+        {
+          FiniteElementCase file_case = parameters;
+          file_case.equation          = Equation::density;
+          file_case.output.directory  = directory;
+          const std::string description =
+              "the " + reverse_law_name(law) + "-induced law of " + inputs.score->description() +
+              " from " + inputs.start_description;
+          result.reference_file = reference_file_path(file_case);
+          writer = std::make_unique<LawReferenceWriter<dim, Backend>>(skeleton, file_case, description);
+          skeleton.add_postprocessor(*writer);
+        }
       skeleton.run(result);
       return result;
     }

@@ -6,7 +6,6 @@
 #include <scorefp/tasks/parameters.h>
 #include <scorefp/tasks/task.h>
 
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <iomanip>
@@ -16,25 +15,8 @@
 
 namespace scorefp
 {
-  namespace
+  std::string check_report(const CheckResult &r)
   {
-    bool run_check(const Parameters &p, const MPI_Comm communicator)
-  {
-    TaskOutput                  output(p, communicator);
-    const bool                  root  = output.root;
-    dealii::ConditionalOStream &pcout = output.pcout;
-    dealii::TimerOutput        &timer = output.timer;
-    output.remove_stale({p.output.directory + "/check.json"});
-    const CheckResult  r = check_samples({p.process,
-                                         p.data,
-                                         p.mesh,
-                                         p.checker,
-                                         p.dimension,
-                                         p.discretization.degree,
-                                         p.use_scaled_coordinates(),
-                                         p.output.quiet ? -1.0 : p.output.progress_interval},
-                                        communicator,
-                                        &timer);
     std::ostringstream s;
     s << "Check of " << r.n_samples << " samples (" << r.dimension << "D) in " << r.samples_file
       << "\n  against " << r.reference << "\n  " << r.null_draws
@@ -60,36 +42,64 @@ namespace scorefp
     s << std::defaultfloat << "\nVerdict: " << (r.pass ? "PASS" : "FAIL") << " at level " << r.level
       << ": a pass needs every calibrated p-value above alpha/" << r.statistics.size()
       << " (Bonferroni)\n";
-    pcout << s.str();
+    return s.str();
+  }
+
+  Json check_json(const CheckResult &r)
+  {
+    Json json;
+    json["scorefp_version"] = SCOREFP_VERSION;
+    json["samples"]         = r.samples_file;
+    json["reference"]       = r.reference;
+    json["time"]            = r.time;
+    json["n_samples"]       = r.n_samples;
+    json["dimension"]       = r.dimension;
+    json["null_draws"]      = r.null_draws;
+    json["level"]           = r.level;
+    json["n_outside_mesh"]  = r.n_outside;
+    json["statistics"]      = Json::array();
+    for (const auto &st : r.statistics)
+      {
+        Json entry;
+        entry["name"]    = st.name;
+        entry["value"]   = st.value;
+        entry["p_value"] = st.p_value;
+        if (st.asymptotic_p_value >= 0)
+          entry["asymptotic_p_value"] = st.asymptotic_p_value;
+        entry["null_median"] = st.null_median;
+        entry["null_95"]     = st.null_95;
+        entry["pass"]        = st.pass;
+        json["statistics"].push_back(entry);
+      }
+    json["pass"] = r.pass;
+    return json;
+  }
+
+  namespace
+  {
+    bool run_check(const Parameters &p, const MPI_Comm communicator)
+  {
+    TaskOutput                  output(p, communicator);
+    const bool                  root  = output.root;
+    dealii::ConditionalOStream &pcout = output.pcout;
+    dealii::TimerOutput        &timer = output.timer;
+    output.remove_stale({p.output.directory + "/check.json"});
+    const CheckResult  r = check_samples({p.process,
+                                         p.data,
+                                         p.mesh,
+                                         p.checker,
+                                         p.dimension,
+                                         p.discretization.degree,
+                                         p.use_scaled_coordinates(),
+                                         p.output.quiet ? -1.0 : p.output.progress_interval},
+                                        communicator,
+                                        &timer);
+    pcout << check_report(r);
 
     if (root)
       {
         std::filesystem::create_directories(p.output.directory);
-        nlohmann::ordered_json json;
-        json["scorefp_version"] = SCOREFP_VERSION;
-        json["samples"]         = r.samples_file;
-        json["reference"]       = r.reference;
-        json["time"]            = r.time;
-        json["n_samples"]       = r.n_samples;
-        json["dimension"]       = r.dimension;
-        json["null_draws"]      = r.null_draws;
-        json["level"]           = r.level;
-        json["n_outside_mesh"]  = r.n_outside;
-        json["statistics"]      = nlohmann::ordered_json::array();
-        for (const auto &st : r.statistics)
-          {
-            nlohmann::ordered_json entry;
-            entry["name"]    = st.name;
-            entry["value"]   = st.value;
-            entry["p_value"] = st.p_value;
-            if (st.asymptotic_p_value >= 0)
-              entry["asymptotic_p_value"] = st.asymptotic_p_value;
-            entry["null_median"] = st.null_median;
-            entry["null_95"]     = st.null_95;
-            entry["pass"]        = st.pass;
-            json["statistics"].push_back(entry);
-          }
-        json["pass"] = r.pass;
+        const Json json = check_json(r);
         write_file_atomically(p.output.directory + "/check.json", json.dump(2) + "\n");
         pcout << "Result in " << p.output.directory << "/check.json\n";
       }

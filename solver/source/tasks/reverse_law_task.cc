@@ -10,6 +10,7 @@
 #include <scorefp/io/sample_files.h>
 #include <scorefp/reference/reference_field.h>
 #include <scorefp/reverse/reverse_law.h>
+#include <scorefp/sampling/sampling.h>
 #include <scorefp/score_source/score_source.h>
 #include <scorefp/tasks/parameters.h>
 #include <scorefp/tasks/run.h>
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -152,6 +154,28 @@ namespace scorefp
       return s.str();
     }
 
+    /// The sampler check as the run prints it: one line per reference with the verdict
+    /// and each statistic's value and calibrated p-value.
+    std::string sampler_check_table(const SamplerCheck &c)
+    {
+      std::ostringstream s;
+      s << "\nSampler check (" << c.scheme << ", " << c.n_steps << " steps, " << c.n_particles
+        << " particles in " << c.samples_file << "; level " << c.against_law.level << ", "
+        << c.against_law.null_draws << " null draws):\n";
+      const auto line = [&s](const std::string &name, const CheckResult &r) {
+        s << "  " << std::left << std::setw(44) << name << std::right << (r.pass ? "PASS" : "FAIL");
+        for (const auto &st : r.statistics)
+          s << "  " << st.name << " " << std::setprecision(3) << st.value << " (p "
+            << std::setprecision(2) << st.p_value << ")";
+        s << "\n";
+      };
+      line("against the " + reverse_law_name(c.law) + " law of the same score", c.against_law);
+      line("against p_eps", c.against_p_eps);
+      s << "  (PASS against the law and FAIL against p_eps: the scheme's steps are fine and "
+           "the score is wrong; FAIL against the law: too few steps)\n";
+      return s.str();
+    }
+
     Json law_json(const ReverseLawRunResult &r)
     {
       Json json;
@@ -172,6 +196,8 @@ namespace scorefp
       json["outflow"]           = r.at_eps().outflow;
       json["errors"]            = errors_json(r.at_eps().errors);
       json["to_exact"]          = distances_json(r.at_eps().to_exact);
+      if (!r.reference_file.empty())
+        json["reference_file"] = r.reference_file;
       if (r.has_target)
         {
           json["errors_to_target"] = errors_json(r.at_eps().errors_to_target);
@@ -354,6 +380,58 @@ namespace scorefp
     return split;
   }
 
+  SamplerCheck check_sampler_against_law(const Parameters     &p,
+                                         const ReverseLawCase &setup,
+                                         const std::string    &law_file,
+                                         const std::string    &directory,
+                                         const MPI_Comm        communicator)
+  {
+    const SamplerParameters &sp = p.sampler;
+    const unsigned int       d  = p.dimension;
+    SamplerCheck             check;
+    check.scheme      = sp.scheme;
+    check.n_steps     = sp.n_steps;
+    check.n_particles = sp.n_particles;
+    check.law_file    = law_file;
+    check.samples_file = directory + "/sampler-samples.npy";
+    const SamplerSettings settings = sampler_settings(p,
+                                                      *setup.process,
+                                                      *setup.data,
+                                                      sp.scheme,
+                                                      sp.n_steps,
+                                                      setup.inputs.end_time,
+                                                      sp.start,
+                                                      setup.score.get());
+    check.law = settings.scheme->probability_flow() ? ReverseLaw::ode : ReverseLaw::sde;
+
+    const auto [first, n] = share_of(sp.n_particles, communicator);
+    std::vector<double> x;
+    run_particles(*setup.process, *setup.data, *setup.score, settings, first, n, x);
+    if (dealii::Utilities::MPI::this_mpi_process(communicator) == 0)
+      std::filesystem::create_directories(directory);
+    write_npy_distributed(check.samples_file, x, d, communicator);
+
+    const auto checked = [&](const CheckerParameters::Reference reference) {
+      CheckerParameters checker = p.checker;
+      checker.samples_file      = check.samples_file;
+      checker.time              = setup.inputs.end_time;
+      checker.reference         = reference;
+      checker.reference_file    = law_file;
+      return check_samples({p.process,
+                            p.data,
+                            p.mesh,
+                            checker,
+                            d,
+                            p.discretization.degree,
+                            p.use_scaled_coordinates(),
+                            p.output.quiet ? -1.0 : p.output.progress_interval},
+                           communicator);
+    };
+    check.against_law   = checked(CheckerParameters::Reference::file);
+    check.against_p_eps = checked(CheckerParameters::Reference::closed_form);
+    return check;
+  }
+
   namespace
   {
     void run_reverse_law(const Parameters               &p,
@@ -363,7 +441,10 @@ namespace scorefp
       const std::string &directory = p.output.directory;
       const unsigned int d         = p.dimension;
       const bool         root      = dealii::Utilities::MPI::this_mpi_process(communicator) == 0;
-      remove_stale_outputs({directory + "/summary.json", directory + "/points.csv"}, communicator);
+      remove_stale_outputs({directory + "/summary.json",
+                            directory + "/points.csv",
+                            directory + "/sampler-samples.npy"},
+                           communicator);
 
       // Inputs first, so that a bad one fails before anything is written.
       const auto              setup   = make_reverse_law_case(p);
@@ -389,6 +470,24 @@ namespace scorefp
                       << " solves (the exact or the given score, from p_T or the prior)"
                       << std::endl;
           split = reverse_law_error_split(p, *setup, communicator);
+        }
+      std::unique_ptr<SamplerCheck> sampler_check;
+      if (p.reverse_law.check_sampler)
+        {
+          const ReverseLaw law = create_scheme(p.sampler.scheme)->probability_flow()
+                                   ? ReverseLaw::ode
+                                   : ReverseLaw::sde;
+          const auto      &finest = results.back();
+          const auto       solved = std::find_if(finest.begin(), finest.end(), [law](const auto &r) {
+            return r.law == law;
+          });
+          if (root && !p.output.quiet)
+            std::cout << "\nSampler check: " << p.sampler.scheme << ", " << p.sampler.n_steps
+                      << " steps, " << p.sampler.n_particles << " particles, against the "
+                      << reverse_law_name(law) << " law of the same score and against p_eps"
+                      << std::endl;
+          sampler_check = std::make_unique<SamplerCheck>(check_sampler_against_law(
+              p, *setup, solved->reference_file, directory, communicator));
         }
       echo_parameters(prm, directory, communicator);
       if (!root)
@@ -476,6 +575,21 @@ namespace scorefp
           std::cout << error_split_table(split, eps);
           json["error_split"] = error_split_json(split);
         }
+      if (sampler_check)
+        {
+          const SamplerCheck &c = *sampler_check;
+          std::cout << sampler_check_table(c);
+          Json check;
+          check["scheme"]        = c.scheme;
+          check["steps"]         = c.n_steps;
+          check["particles"]     = c.n_particles;
+          check["law"]           = reverse_law_name(c.law);
+          check["samples"]       = c.samples_file;
+          check["law_file"]      = c.law_file;
+          check["against_law"]   = check_json(c.against_law);
+          check["against_p_eps"] = check_json(c.against_p_eps);
+          json["sampler_check"]  = check;
+        }
       if (levels.size() > 1)
         {
           json["convergence"] = Json::array();
@@ -521,7 +635,9 @@ namespace scorefp
                         ? "ode-law/ and sde-law/"
                         : std::string(last.front().law == ReverseLaw::ode ? "ode" : "sde") +
                               "-law/")
-                << " with statistics.csv" << (p.output.write_vtu ? " and solution.pvd" : "") << ")"
+                << " with statistics.csv" << (p.output.write_vtu ? ", solution.pvd" : "")
+                << (p.output.reference_file.empty() ? "" : ", " + p.output.reference_file)
+                << (p.reverse_law.check_sampler ? "; sampler-samples.npy" : "") << ")"
                 << std::endl;
     }
 
@@ -539,6 +655,7 @@ namespace scorefp
                 "Score",
                 "Sampler",
                 "Reverse law",
+                "Checker",
                 "Output"};
       }
 
@@ -548,9 +665,32 @@ namespace scorefp
         check_early_stopping(p, p.sampler.early_stopping, "Sampler/Early stopping");
         check_score_defined(p);
         p.sampler.score_source->check();
-        if (!p.output.reference_file.empty())
-          throw InputError("Output/Reference file is not written by Task = reverse law; expected "
-                           "it empty.");
+        if (std::filesystem::path(p.output.reference_file).is_absolute())
+          throw InputError("Output/Reference file = " + p.output.reference_file +
+                           ": Task = reverse law writes one file per law, in ode-law/ and "
+                           "sde-law/ of Output/Directory; expected a relative name such as "
+                           "law.h5.");
+        if (p.reverse_law.check_sampler)
+          {
+            if (p.output.reference_file.empty())
+              throw InputError("Reverse law/Check sampler checks the particles against the "
+                               "induced law's reference file; expected Output/Reference file "
+                               "to name one (e.g. law.h5).");
+            const auto scheme = create_scheme(p.sampler.scheme, "Sampler/Scheme");
+            scheme->check(*create_process(p.process), "Sampler/Scheme");
+            if (p.sampler.corrector_steps > 0 || scheme->minimum_corrector_steps() > 0)
+              throw InputError("Reverse law/Check sampler: Sampler/Scheme = " + p.sampler.scheme +
+                               " with Langevin corrector steps follows no induced law of its "
+                               "score; expected a scheme without corrector steps.");
+            const ReverseLaw law =
+                scheme->probability_flow() ? ReverseLaw::ode : ReverseLaw::sde;
+            const auto laws = p.reverse_law.selected();
+            if (std::find(laws.begin(), laws.end(), law) == laws.end())
+              throw InputError("Reverse law/Check sampler: Sampler/Scheme = " + p.sampler.scheme +
+                               " follows the " + reverse_law_name(law) +
+                               " law, which Reverse law/Laws does not solve; expected Laws = " +
+                               reverse_law_name(law) + " or both.");
+          }
         if (!p.output.points_file.empty())
           throw InputError("Output/Points file is not read by Task = reverse law; use Reverse "
                            "law/Points file.");

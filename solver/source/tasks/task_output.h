@@ -34,6 +34,14 @@ namespace scorefp
     return {first, last - first};
   }
 
+  struct CheckResult;
+
+  /// A check's report as Task = check prints it: the statistics, their p-values and the
+  /// verdict (tasks/check_task.cc).
+  std::string check_report(const CheckResult &r);
+  /// A check as check.json holds it.
+  Json check_json(const CheckResult &r);
+
   /// Relative L1, L2, Linf errors as summary.json writes them.
   inline Json errors_json(const ErrorNorms &e)
   {

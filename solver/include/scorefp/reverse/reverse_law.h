@@ -62,6 +62,10 @@ namespace scorefp
     /// Also split the error at eps into its sources (initialisation, truncation, score)
     /// by three more solves of each law on the finest mesh.
     bool error_split = false;
+    /// Also run the particle sampler of section Sampler and check its particles against
+    /// the induced law of the same score and against p_eps (the scheme's discretisation
+    /// error told apart from the score's).
+    bool check_sampler = false;
 
     void bind(ParameterBinder &binder);
 
@@ -97,6 +101,9 @@ namespace scorefp
     double     max_outflow_rate = 0.0; ///< largest outflow through the boundary per unit tau
     double     minimum          = 0.0; ///< min over output times of ReverseLawSnapshot::minimum
     std::vector<ReverseLawSnapshot> outputs; ///< from T down to eps
+    /// The law's reference file (Output/Reference file in the law's directory), or
+    /// empty when this solve wrote none.
+    std::string reference_file;
     /// The law at eps, the last output time.
     const ReverseLawSnapshot &at_eps() const { return outputs.back(); }
   };

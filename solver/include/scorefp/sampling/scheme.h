@@ -105,6 +105,9 @@ namespace scorefp
     /// no step count, no corrector steps and no Gaussian output law, and runs through
     /// integrate_particle().
     virtual bool fixed_steps() const { return true; }
+    /// True for a scheme of the probability-flow ODE (its continuous-time law is the
+    /// ODE-induced law of its score), false for one of the reverse SDE.
+    virtual bool probability_flow() const = 0;
     /// Corrector steps the scheme takes at least (predictor-corrector: 1).
     virtual unsigned int minimum_corrector_steps() const { return 0; }
 

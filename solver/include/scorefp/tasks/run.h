@@ -3,6 +3,7 @@
 // parameters, the one place where run-time choices meet template instances.
 #pragma once
 
+#include <scorefp/checker/checker.h>
 #include <scorefp/fe/diagnostics.h>
 #include <scorefp/reverse/reverse_law.h>
 #include <scorefp/tasks/parameters.h>
@@ -68,6 +69,30 @@ namespace scorefp
   ErrorSplit reverse_law_error_split(const Parameters     &p,
                                      const ReverseLawCase &setup,
                                      const MPI_Comm        communicator);
+
+  /// A particle sampler (section Sampler) checked against the induced law of its own
+  /// score and against p_eps (Reverse law/Check sampler): the discretisation row of the
+  /// error split. A scheme that passes against its law but fails against p_eps is
+  /// accurate in time and wrong because of its score; one that fails against its law
+  /// takes too few steps.
+  struct SamplerCheck
+  {
+    std::string        scheme;
+    unsigned int       n_steps     = 0;
+    unsigned long long n_particles = 0;
+    ReverseLaw         law         = ReverseLaw::sde; // the ODE law for probability-flow schemes
+    std::string        samples_file, law_file;
+    CheckResult        against_law, against_p_eps;
+  };
+  /// Run the sampler of section Sampler with the case's score and start, write its
+  /// particles to directory/sampler-samples.npy, and check them with the statistics of
+  /// section Checker against law_file (the reference file of the induced law the scheme
+  /// follows) and against the closed-form p_eps. Collective.
+  SamplerCheck check_sampler_against_law(const Parameters     &p,
+                                         const ReverseLawCase &setup,
+                                         const std::string    &law_file,
+                                         const std::string    &directory,
+                                         const MPI_Comm        communicator);
 
   /// Dispatch the reverse-time laws of `inputs` on the dimension and backend of p.
   std::vector<ReverseLawRunResult> solve_reverse_law_case(const Parameters       &p,

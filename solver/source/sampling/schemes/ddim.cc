@@ -16,6 +16,7 @@ namespace scorefp
     class Ddim : public SchemeWithStep<Ddim>
     {
     public:
+      bool probability_flow() const override { return true; }
       template <typename S>
       void advance(StepContext<S> &c,
                    const unsigned int,

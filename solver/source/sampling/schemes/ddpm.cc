@@ -21,6 +21,7 @@ namespace scorefp
     class Ddpm : public SchemeWithStep<Ddpm>
     {
     public:
+      bool probability_flow() const override { return false; }
       void check_grid(const ForwardProcess &process, const std::vector<double> &times) const override
       {
         const unsigned int n_steps = times.size() - 1;

@@ -11,6 +11,7 @@ namespace scorefp
     class EdmHeun : public SchemeWithStep<EdmHeun>
     {
     public:
+      bool probability_flow() const override { return true; }
       template <typename S>
       void advance(StepContext<S> &c,
                    const unsigned int,

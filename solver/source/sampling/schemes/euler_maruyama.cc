@@ -9,6 +9,7 @@ namespace scorefp
     class EulerMaruyama : public SchemeWithStep<EulerMaruyama>
     {
     public:
+      bool probability_flow() const override { return false; }
       template <typename S>
       void advance(StepContext<S>    &c,
                    const unsigned int k,

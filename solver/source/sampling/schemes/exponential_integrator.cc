@@ -13,6 +13,7 @@ namespace scorefp
     class ExponentialIntegrator : public SchemeWithStep<ExponentialIntegrator>
     {
     public:
+      bool probability_flow() const override { return false; }
       void check(const ForwardProcess &process, const std::string &entry) const override
       {
         // The update is exact for the linear part only if g^2 = 2a.

@@ -9,6 +9,7 @@ namespace scorefp
     class OdeRk4 : public SchemeWithStep<OdeRk4>
     {
     public:
+      bool probability_flow() const override { return true; }
       template <typename S>
       void advance(StepContext<S> &c,
                    const unsigned int,

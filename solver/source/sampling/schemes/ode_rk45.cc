@@ -17,6 +17,7 @@ namespace scorefp
     class OdeRk45 : public Scheme
     {
     public:
+      bool probability_flow() const override { return true; }
       bool fixed_steps() const override { return false; }
 
       void step(

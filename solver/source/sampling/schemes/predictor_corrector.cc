@@ -10,6 +10,7 @@ namespace scorefp
     class PredictorCorrector : public SchemeWithStep<PredictorCorrector>
     {
     public:
+      bool probability_flow() const override { return false; }
       unsigned int minimum_corrector_steps() const override { return 1; }
 
       template <typename S>
