@@ -7,6 +7,7 @@
 // the checker against the law of their own score with many steps and fail with few.
 #include <scorefp/likelihood/likelihood.h>
 #include <scorefp/reference/reference_field.h>
+#include <scorefp/reverse/cloud_distances.h>
 #include <scorefp/sampling/scheme.h>
 #include <scorefp/score_source/score_source.h>
 #include <scorefp/tasks/run.h>
@@ -197,6 +198,75 @@ TEST(GaussianFromThePrior, PierretGalerneLawsAndTheirW2)
   EXPECT_GE(laws[0].at_eps().to_exact.w2, 0.01);
   const double gap = std::abs(std::sqrt(ode) - std::sqrt(sde));
   EXPECT_NEAR(laws[1].at_eps().to_first_law.w2, gap, 2e-3 * gap + 1e-6);
+}
+
+// The same in 2D, where W2 has no CDF: the sliced W2 and MMD^2 at eps from quadrature
+// clouds (reverse/cloud_distances.h) against their closed forms between Gaussians for the
+// same directions. Both are metrics (MMD as its square root), so each measured distance
+// to p_eps is within the law's own distance to Pierret & Galerne's law (also measured)
+// of the closed form, plus a small allowance for the sliced W2's smoothing window.
+TEST(GaussianFromThePrior, SlicedW2AndMmdIn2D)
+{
+  Parameters p         = reverse_case(2, "VP", 2, 5, "exact", Start::prior);
+  p.process.final_time = 0.5;
+  p.data.type          = "diagonal gaussian";
+  p.data.settings      = {{"Variances", "0.4, 0.8"}, {"Means", "0, 0"}};
+  p.reverse_law.sliced_directions = 32;
+  p.reverse_law.mmd_bandwidth     = 0.8;
+  const auto laws                 = solve(p, 2);
+  ASSERT_EQ(laws.size(), 2u);
+
+  const auto          process = create_process(p.process);
+  const double        T = 0.5, eps = 1e-3, c = process->transition_variance(T);
+  const double        m_t = process->transition_mean_factor(eps), m_T = process->transition_mean_factor(T);
+  const double        lambda[2] = {0.4, 0.8};
+  std::vector<double> p_eps(2), ode(2), sde(2);
+  for (unsigned int i = 0; i < 2; ++i)
+    {
+      const double l_t = m_t * m_t * lambda[i] + process->transition_variance(eps);
+      const double l_T = m_T * m_T * lambda[i] + c;
+      p_eps[i]         = l_t;
+      ode[i]           = c * l_t / l_T;
+      sde[i] = l_t + (c - l_T) * (m_T / m_t) * (m_T / m_t) * l_t * l_t / (l_T * l_T);
+    }
+  const std::vector<double> theta = sliced_directions(2, 32);
+  const auto sliced = [&](const std::vector<double> &A, const std::vector<double> &B) {
+    double sum = 0;
+    for (unsigned int t = 0; t < 32; ++t)
+      {
+        const double c2 = theta[2 * t] * theta[2 * t], s2 = theta[2 * t + 1] * theta[2 * t + 1];
+        const double d  = std::sqrt(c2 * A[0] + s2 * A[1]) - std::sqrt(c2 * B[0] + s2 * B[1]);
+        sum += d * d / 32;
+      }
+    return std::sqrt(sum);
+  };
+  const double l      = 0.8;
+  const auto   kernel = [l](const std::vector<double> &A, const std::vector<double> &B) {
+    return l * l / std::sqrt((l * l + A[0] + B[0]) * (l * l + A[1] + B[1]));
+  };
+  const auto mmd = [&](const std::vector<double> &A, const std::vector<double> &B) {
+    return std::sqrt(kernel(A, A) + kernel(B, B) - 2 * kernel(A, B));
+  };
+  for (const auto &law : laws)
+    {
+      const auto  &target = law.law == ReverseLaw::ode ? ode : sde;
+      const auto  &d      = law.at_eps();
+      const double sw     = sliced(target, p_eps), mm = mmd(target, p_eps);
+      EXPECT_NEAR(d.to_exact.sliced_w2, sw, d.to_target.sliced_w2 + 2e-3 * sw)
+          << reverse_law_name(law.law);
+      EXPECT_NEAR(std::sqrt(d.to_exact.mmd2), mm, std::sqrt(d.to_target.mmd2) + 1e-3 * mm)
+          << reverse_law_name(law.law);
+      // The finite-element law is close enough to the closed-form law for these bounds
+      // to mean something (the SDE law's distance to p_eps is the smaller).
+      EXPECT_LE(d.to_target.sliced_w2, 0.25 * sliced(sde, p_eps)) << reverse_law_name(law.law);
+    }
+  const auto  &gap     = laws[1].at_eps().to_first_law;
+  const double allowed = laws[0].at_eps().to_target.sliced_w2 + laws[1].at_eps().to_target.sliced_w2;
+  EXPECT_NEAR(gap.sliced_w2, sliced(ode, sde), allowed + 2e-3 * sliced(ode, sde));
+  EXPECT_NEAR(std::sqrt(gap.mmd2),
+              mmd(ode, sde),
+              std::sqrt(laws[0].at_eps().to_target.mmd2) +
+                  std::sqrt(laws[1].at_eps().to_target.mmd2) + 1e-3 * mmd(ode, sde));
 }
 
 // A score that is not the score (the exact one plus a gradient bump): the finite-element

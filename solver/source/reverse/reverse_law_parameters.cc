@@ -41,6 +41,17 @@ namespace scorefp
           "finite-element floor (exact score from the exact p_T), initialisation (exact score "
           "from the prior), score (the given score from the exact p_T), both (the given score "
           "from the prior), and truncation (p_0 against p_eps): three more solves of each law.");
+    b.add("Sliced directions",
+          sliced_directions,
+          "Directions of the sliced W2 between the laws at eps (2D: equally spaced angles, "
+          "3D: a Fibonacci lattice on the half sphere); 0: no sliced W2.",
+          Patterns::Integer(0, 100000));
+    b.add("MMD bandwidth",
+          mmd_bandwidth,
+          "l of the Gaussian kernel exp(-|x - y|^2 / (2 l^2)) of MMD^2 between the laws at "
+          "eps, summed over the Gauss points of every pair of cells (quadratic in their "
+          "number); 0: no MMD^2.",
+          Patterns::Double(0));
     b.add("Check sampler",
           check_sampler,
           "Also run the particle sampler of section Sampler (its Scheme, Steps, Particles and "

@@ -12,6 +12,7 @@
 #include <scorefp/fe/finite_element_run.h>
 #include <scorefp/fe/linear_algebra.h>
 #include <scorefp/mesh/mesh.h>
+#include <scorefp/reverse/cloud_distances.h>
 #include <scorefp/reverse/reverse_law.h>
 #include <scorefp/reverse/wasserstein_1d.h>
 #include <scorefp/score_source/score_source.h>
@@ -19,6 +20,7 @@
 #include <deal.II/base/mpi.h>
 #include <deal.II/base/mpi_remote_point_evaluation.h>
 #include <deal.II/base/quadrature_lib.h>
+#include <deal.II/base/qprojector.h>
 #include <deal.II/base/timer.h>
 #include <deal.II/dofs/dof_tools.h>
 #include <deal.II/fe/fe_dgq.h>
@@ -674,6 +676,9 @@ namespace scorefp
     private:
       /// Moments, errors and distances at output time number index (collective).
       void measure(const unsigned int index, const double t, ReverseLawSnapshot &snapshot);
+      /// Sliced W2 (d > 1) and MMD^2 to the exact p_t, the target and the first law, from
+      /// quadrature clouds (reverse/cloud_distances.h): at eps only, for their cost.
+      void cloud_measures(const unsigned int index, const double t, ReverseLawSnapshot &snapshot);
 
       FiniteElementRun<dim, Backend>   &run;
       ReverseLawOperator<dim, Backend> &equation;
@@ -923,12 +928,111 @@ namespace scorefp
     }
 
     template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::cloud_measures(const unsigned int  index,
+                                                   const double        t,
+                                                   ReverseLawSnapshot &s)
+    {
+      const bool sliced = dim > 1 && inputs.sliced_directions > 0;
+      const bool mmd    = inputs.mmd_bandwidth > 0;
+      if (!sliced && !mmd)
+        return;
+      const double       c      = run.scaling->scale(t);
+      const unsigned int degree = run.parameters.discretization.degree;
+      std::unique_ptr<DensityField> target_now;
+      if (target != nullptr)
+        target_now = target->at(t);
+      // The laws of the cloud: q_h, the exact p_t, then the target and the first law
+      // where there are any; the pairs compare each of the others with q_h.
+      std::vector<std::pair<unsigned, unsigned>> pairs{{1, 0}};
+      unsigned int target_law = 0, first_law = 0;
+      if (target_now)
+        pairs.emplace_back(target_law = 2, 0);
+      if (first != nullptr)
+        pairs.emplace_back(first_law = 2 + (target_now ? 1 : 0), 0);
+      const auto &ghosted = run.ghosted_solution();
+
+      // The atoms of a quadrature on every owned cell, in original coordinates x = c xi;
+      // masses are density x JxW in xi, the same as in x.
+      const auto cloud_of = [&](const Quadrature<dim> &quadrature) {
+        LawCloud cloud;
+        cloud.dim = dim;
+        cloud.masses.resize(2 + pairs.size() - 1);
+        FEValues<dim> fe_values(*run.mapping,
+                                run.dof_handler->get_fe(),
+                                quadrature,
+                                update_values | update_quadrature_points | update_JxW_values);
+        std::vector<double> q_h(quadrature.size()), q_first(quadrature.size());
+        for (const auto &cell : run.dof_handler->active_cell_iterators())
+          if (cell->is_locally_owned())
+            {
+              fe_values.reinit(cell);
+              fe_values.get_function_values(ghosted, q_h);
+              if (first != nullptr)
+                fe_values.get_function_values(first->values[index], q_first);
+              for (unsigned int q = 0; q < quadrature.size(); ++q)
+                {
+                  const Point<dim> &xi  = fe_values.quadrature_point(q);
+                  const double      JxW = fe_values.JxW(q);
+                  for (unsigned int j = 0; j < dim; ++j)
+                    cloud.points.push_back(c * xi[j]);
+                  cloud.masses[0].push_back(q_h[q] * JxW);
+                  cloud.masses[1].push_back(scaled_value(*exact_now, c, xi) * JxW);
+                  if (target_now)
+                    cloud.masses[target_law].push_back(scaled_value(*target_now, c, xi) * JxW);
+                  if (first != nullptr)
+                    cloud.masses[first_law].push_back(q_first[q] * JxW);
+                }
+            }
+        return cloud;
+      };
+      const auto assign = [&](const std::vector<double> &values, double LawDistances::*member) {
+        s.to_exact.*member = values[0];
+        if (target_now)
+          s.to_target.*member = values[1];
+        if (first != nullptr)
+          s.to_first_law.*member = values.back();
+      };
+
+      if (sliced)
+        {
+          // Sub-cells of the Gauss rule (m per cell direction), each atom spread over a
+          // window of about one atom spacing of the finest cell: the projected laws are
+          // smooth at the scale of the bins and the smoothing is O(window^2).
+          const unsigned int m = dim == 2 ? 4 : 2;
+          double             h = std::numeric_limits<double>::max(), radius = 0;
+          for (const auto &cell : run.triangulation->active_cell_iterators())
+            if (cell->is_locally_owned())
+              {
+                h = std::min(h, cell->minimum_vertex_distance());
+                for (const unsigned int v : cell->vertex_indices())
+                  radius = std::max(radius, cell->vertex(v).norm());
+              }
+          h      = Utilities::MPI::min(h, run.communicator);
+          radius = Utilities::MPI::max(radius, run.communicator);
+          const LawCloud cloud = cloud_of(QIterated<dim>(QGauss<1>(degree + 1), m));
+          assign(sliced_wasserstein2(cloud,
+                                     pairs,
+                                     sliced_directions(dim, inputs.sliced_directions),
+                                     c * radius,
+                                     c * h / (m * (degree + 1)),
+                                     run.communicator),
+                 &LawDistances::sliced_w2);
+        }
+      if (mmd)
+        assign(mmd_squared(
+                   cloud_of(QGauss<dim>(degree + 1)), pairs, inputs.mmd_bandwidth, run.communicator),
+               &LawDistances::mmd2);
+    }
+
+    template <int dim, typename Backend>
     void LawMeasures<dim, Backend>::at_output(const unsigned int index, const double t)
     {
       TimerOutput::Scope scope(run.timer, "output");
       ReverseLawSnapshot s;
       s.time = t;
       measure(index, t, s);
+      if (index + 1 == run.output_times.size())
+        cloud_measures(index, t, s);
       s.outflow = outflow;
       s.minimum = minimum;
       result.outputs.push_back(s);

@@ -103,6 +103,10 @@ namespace scorefp
           json["W1"] = d.w1;
           json["W2"] = d.w2;
         }
+      if (std::isfinite(d.sliced_w2))
+        json["sliced_W2"] = d.sliced_w2;
+      if (std::isfinite(d.mmd2))
+        json["MMD2"] = d.mmd2;
       return json;
     }
 
@@ -263,6 +267,8 @@ namespace scorefp
     inputs.score             = setup->score.get();
     inputs.end_time          = eps;
     inputs.penalty_factor    = rl.penalty_factor;
+    inputs.sliced_directions = rl.sliced_directions;
+    inputs.mmd_bandwidth     = rl.mmd_bandwidth;
     if (!rl.start_file.empty())
       {
         auto file = ReferenceField::read(rl.start_file);
@@ -507,6 +513,10 @@ namespace scorefp
             << f.to_exact.kl_qp << ", Hellinger^2 " << f.to_exact.hellinger_squared;
           if (std::isfinite(f.to_exact.w2))
             s << ", W1 " << f.to_exact.w1 << ", W2 " << f.to_exact.w2;
+          if (std::isfinite(f.to_exact.sliced_w2))
+            s << ", sliced W2 " << f.to_exact.sliced_w2;
+          if (std::isfinite(f.to_exact.mmd2))
+            s << ", MMD^2 " << f.to_exact.mmd2;
           if (r.has_target)
             s << "; relative L2 error to the closed-form induced law " << f.errors_to_target.l2;
           s << "\n";
@@ -518,6 +528,10 @@ namespace scorefp
             << gap.kl_qp << ", Hellinger^2 " << gap.hellinger_squared;
           if (std::isfinite(gap.w2))
             s << ", W1 " << gap.w1 << ", W2 " << gap.w2;
+          if (std::isfinite(gap.sliced_w2))
+            s << ", sliced W2 " << gap.sliced_w2;
+          if (std::isfinite(gap.mmd2))
+            s << ", MMD^2 " << gap.mmd2;
           s << "\n";
         }
       std::cout << s.str();

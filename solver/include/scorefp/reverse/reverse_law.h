@@ -66,6 +66,10 @@ namespace scorefp
     /// the induced law of the same score and against p_eps (the scheme's discretisation
     /// error told apart from the score's).
     bool check_sampler = false;
+    /// The sliced W2 and MMD^2 at eps (reverse/cloud_distances.h): directions (0: none)
+    /// and the Gaussian kernel's bandwidth (0: none).
+    unsigned int sliced_directions = 64;
+    double       mmd_bandwidth     = 1.0;
 
     void bind(ParameterBinder &binder);
 
@@ -125,6 +129,9 @@ namespace scorefp
     std::string         start_description;
     double              end_time       = 1e-3; ///< eps
     double              penalty_factor = 2.0;
+    /// Directions of the sliced W2 at eps (0: none) and the bandwidth of MMD^2 (0: none).
+    unsigned int sliced_directions = 64;
+    double       mmd_bandwidth     = 1.0;
     /// Points (n*d, original coordinates) for ReverseLawSnapshot::point_log_values.
     std::vector<double> points;
     /// The closed-form induced law of each law in `laws`, if there is one (empty, or
