@@ -9,6 +9,7 @@
 #include <scorefp/reference/reference_field.h>
 #include <scorefp/reverse/cloud_distances.h>
 #include <scorefp/sampling/scheme.h>
+#include <scorefp/score_source/grid_score.h>
 #include <scorefp/score_source/score_source.h>
 #include <scorefp/tasks/run.h>
 
@@ -311,6 +312,60 @@ TEST(PerturbedScore, OdeLawIsTheCharacteristicsLawAndTheGapConverges)
   EXPECT_GE(gaps.back(), 0.1);
   EXPECT_LE(std::abs(gaps[1] - gaps[0]), 1e-3 * gaps[2]);
   EXPECT_LE(std::abs(gaps[2] - gaps[1]), 1e-3 * gaps[2]);
+}
+
+// Deveney's comparison, with scores that have derivatives (tabulated on a grid): for the
+// perturbed score, the measured W2 between the ODE and SDE laws stays below the computed
+// bound at every output time (every eps), the bound and the residual integral grow as
+// eps falls, and the perturbed score's residual integral is far above the exact
+// score's, whose gap is the finite-element floor.
+TEST(GapBound, MeasuredGapStaysBelowTheBound)
+{
+  Parameters p                   = reverse_case(1, "VP", 2, 16, "perturbed", Start::prior);
+  p.score.perturbation_amplitude = 0.2;
+  p.score.perturbation_width     = 0.7;
+  p.output.n_output_intervals    = 4;
+  const auto setup               = make_reverse_law_case(p);
+  const auto exact               = exact_score(*setup->process, *setup->data);
+
+  const auto tabulated = [&](const ScoreModel &score) {
+    ScoreGrid grid;
+    grid.axes.emplace_back();
+    for (unsigned int i = 0; i <= 240; ++i)
+      grid.axes[0].push_back(-6.0 + 0.05 * i);
+    for (unsigned int k = 0; k <= 80; ++k)
+      grid.times.push_back(1e-3 * std::pow(1e3, k / 80.0)); // 1e-3 ... 1, geometric
+    tabulate_score(score, grid, MPI_COMM_SELF);
+    return grid_score(grid, score.description());
+  };
+  std::vector<ReverseLawRunResult> perturbed, exact_laws;
+  for (const bool is_perturbed : {true, false})
+    {
+      const auto       model  = tabulated(is_perturbed ? *setup->score : *exact);
+      ReverseLawInputs inputs = setup->inputs;
+      inputs.score            = model.get();
+      (is_perturbed ? perturbed : exact_laws) =
+          solve_reverse_law_case(p, inputs, 3, p.output.directory, false, world);
+    }
+  ASSERT_TRUE(perturbed[1].has_gap_bound);
+  ASSERT_TRUE(exact_laws[1].has_gap_bound);
+  const auto &outputs = perturbed[1].outputs; // from T down to eps
+  for (std::size_t k = 1; k < outputs.size(); ++k)
+    {
+      const auto &o = outputs[k];
+      EXPECT_LE(o.to_first_law.w2, o.gap_bound) << "t = " << o.time;
+      EXPECT_GE(o.gap_bound, outputs[k - 1].gap_bound) << "t = " << o.time;
+      EXPECT_GE(o.residual_integral, outputs[k - 1].residual_integral) << "t = " << o.time;
+    }
+  const auto &at_eps = perturbed[1].at_eps();
+  EXPECT_GE(at_eps.to_first_law.w2, 0.05);
+  EXPECT_GE(at_eps.residual_integral, 100 * exact_laws[1].at_eps().residual_integral);
+  EXPECT_LE(exact_laws[1].at_eps().to_first_law.w2, 1e-2 * at_eps.to_first_law.w2);
+  if (dealii::Utilities::MPI::this_mpi_process(world) == 0)
+    for (const auto &o : outputs)
+      std::cout << "  t = " << o.time << ": W2 gap " << o.to_first_law.w2 << ", bound "
+                << o.gap_bound << ", int ||r|| " << o.residual_integral << " (exact score "
+                << exact_laws[1].outputs[&o - &outputs[0]].residual_integral << ")\n";
 }
 
 // Any number of ranks gives the one-rank result to solver tolerance (2D VP, both laws).

@@ -52,6 +52,13 @@ namespace scorefp
           "eps, summed over the Gauss points of every pair of cells (quadratic in their "
           "number); 0: no MMD^2.",
           Patterns::Double(0));
+    b.add("Gap bound",
+          gap_bound,
+          "With both laws and a score that has derivatives (grid, TorchScript): the ODE-SDE "
+          "gap at every output time next to the integrals from that time to T of the "
+          "Fokker-Planck residual (score form; log form for potential models) and the bound "
+          "on W2(ODE law, SDE law) they control (Deveney et al.), from one derivative "
+          "evaluation of the score at every step of the SDE law.");
     b.add("Check sampler",
           check_sampler,
           "Also run the particle sampler of section Sampler (its Scheme, Steps, Particles and "

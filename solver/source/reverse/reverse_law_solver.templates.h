@@ -14,12 +14,14 @@
 #include <scorefp/mesh/mesh.h>
 #include <scorefp/reverse/cloud_distances.h>
 #include <scorefp/reverse/reverse_law.h>
+#include <scorefp/score_check/score_check.h>
 #include <scorefp/reverse/wasserstein_1d.h>
 #include <scorefp/score_source/score_source.h>
 
 #include <deal.II/base/mpi.h>
 #include <deal.II/base/mpi_remote_point_evaluation.h>
 #include <deal.II/base/quadrature_lib.h>
+#include <deal.II/base/symmetric_tensor.h>
 #include <deal.II/base/qprojector.h>
 #include <deal.II/base/timer.h>
 #include <deal.II/dofs/dof_tools.h>
@@ -36,6 +38,7 @@
 #include <deal.II/numerics/vector_tools_evaluate.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -678,7 +681,16 @@ namespace scorefp
       void measure(const unsigned int index, const double t, ReverseLawSnapshot &snapshot);
       /// Sliced W2 (d > 1) and MMD^2 to the exact p_t, the target and the first law, from
       /// quadrature clouds (reverse/cloud_distances.h): at eps only, for their cost.
-      void cloud_measures(const unsigned int index, const double t, ReverseLawSnapshot &snapshot);
+      void cloud_measures(const unsigned int  index,
+                          const double        t,
+                          ReverseLawSnapshot &snapshot,
+                          const bool          with_mmd);
+      /// The terms of the gap bound at time t (collective): ||s_hat - grad log q||,
+      /// ||r||, ||R|| in L2 of q, and the one-sided Lipschitz constant L of the ODE
+      /// velocity over the mesh.
+      void add_bound_terms(const double t);
+      /// The integrals of ReverseLawSnapshot from every output time up to T.
+      void integrate_bound();
 
       FiniteElementRun<dim, Backend>   &run;
       ReverseLawOperator<dim, Backend> &equation;
@@ -692,6 +704,11 @@ namespace scorefp
       bool   started = false;
       std::vector<std::unique_ptr<Utilities::MPI::RemotePointEvaluation<dim>>> point_caches;
 
+      /// The gap bound's terms at every step of the SDE law: t, ||s_hat - grad log q||,
+      /// ||r||, ||R||, L, g^2.
+      bool                               with_bound = false;
+      std::vector<std::array<double, 6>> bound_terms;
+
       std::unique_ptr<DensityField> exact_now;
       LawDataPostprocessor<dim>     density_output, first_output, difference_output;
       VectorType                    difference;
@@ -700,6 +717,8 @@ namespace scorefp
     template <int dim, typename Backend>
     void LawMeasures<dim, Backend>::initialize()
     {
+      with_bound = inputs.gap_bound && first != nullptr && result.law == ReverseLaw::sde &&
+                   inputs.score->has_derivatives();
       if (first != nullptr && first->times.size() != run.output_times.size())
         throw SolverFailure("The ODE law was kept at a different number of output times.");
       const std::size_t n_points = inputs.points.size() / dim;
@@ -728,6 +747,11 @@ namespace scorefp
     template <int dim, typename Backend>
     void LawMeasures<dim, Backend>::evaluate(const double t)
     {
+      if (with_bound)
+        {
+          TimerOutput::Scope scope(run.timer, "gap bound");
+          add_bound_terms(t);
+        }
       TimerOutput::Scope scope(run.timer, "measures");
       const auto        &ghosted = run.ghosted_solution();
       const QGauss<dim>  quadrature(run.parameters.discretization.degree + 2);
@@ -930,10 +954,11 @@ namespace scorefp
     template <int dim, typename Backend>
     void LawMeasures<dim, Backend>::cloud_measures(const unsigned int  index,
                                                    const double        t,
-                                                   ReverseLawSnapshot &s)
+                                                   ReverseLawSnapshot &s,
+                                                   const bool          with_mmd)
     {
       const bool sliced = dim > 1 && inputs.sliced_directions > 0;
-      const bool mmd    = inputs.mmd_bandwidth > 0;
+      const bool mmd    = with_mmd && inputs.mmd_bandwidth > 0;
       if (!sliced && !mmd)
         return;
       const double       c      = run.scaling->scale(t);
@@ -1031,8 +1056,11 @@ namespace scorefp
       ReverseLawSnapshot s;
       s.time = t;
       measure(index, t, s);
-      if (index + 1 == run.output_times.size())
-        cloud_measures(index, t, s);
+      // The sliced W2 of the ODE-SDE gap at every output time (the gap as a function of
+      // eps), everything else at eps only.
+      const bool last = index + 1 == run.output_times.size();
+      if (last || first != nullptr)
+        cloud_measures(index, t, s, last);
       s.outflow = outflow;
       s.minimum = minimum;
       result.outputs.push_back(s);
@@ -1072,6 +1100,117 @@ namespace scorefp
     {
       result.has_target    = target != nullptr;
       result.has_first_law = first != nullptr;
+      if (with_bound)
+        integrate_bound();
+    }
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::add_bound_terms(const double t)
+    {
+      const double       c = run.scaling->scale(t);
+      const QGauss<dim>  quadrature(run.parameters.discretization.degree + 1);
+      FEValues<dim>      fe_values(*run.mapping,
+                              run.dof_handler->get_fe(),
+                              quadrature,
+                              update_values | update_gradients | update_quadrature_points |
+                                update_JxW_values);
+      const unsigned int nq = quadrature.size();
+      std::vector<double>         q_cell(nq);
+      std::vector<Tensor<1, dim>> grad_cell(nq);
+      // Every owned point, for one batched derivative evaluation of the score.
+      std::vector<double>         x, q, JxW;
+      std::vector<Tensor<1, dim>> grad;
+      const auto                 &ghosted = run.ghosted_solution();
+      for (const auto &cell : run.dof_handler->active_cell_iterators())
+        if (cell->is_locally_owned())
+          {
+            fe_values.reinit(cell);
+            fe_values.get_function_values(ghosted, q_cell);
+            fe_values.get_function_gradients(ghosted, grad_cell);
+            for (unsigned int k = 0; k < nq; ++k)
+              {
+                for (unsigned int j = 0; j < dim; ++j)
+                  x.push_back(c * fe_values.quadrature_point(k)[j]);
+                q.push_back(q_cell[k]);
+                grad.push_back(grad_cell[k]);
+                JxW.push_back(fe_values.JxW(k));
+              }
+          }
+      const std::size_t    n = q.size();
+      const PointwiseScore w = pointwise_score(*inputs.score, *run.process, t, x.data(), n);
+      const double a = run.process->drift_rate(t), g2 = run.process->diffusion_squared(t);
+      // [0] int q |s_hat - grad log q|^2, [1] int q |r|^2, [2] int q R^2 (in xi, = in x)
+      double sums[3] = {0, 0, 0}, lipschitz = -std::numeric_limits<double>::max();
+      for (std::size_t k = 0; k < n; ++k)
+        {
+          SymmetricTensor<2, dim> jacobian;
+          for (unsigned int i = 0; i < dim; ++i)
+            for (unsigned int j = i; j < dim; ++j)
+              jacobian[i][j] =
+                  0.5 * (w.jacobian[k * dim * dim + i * dim + j] + w.jacobian[k * dim * dim + j * dim + i]);
+          lipschitz = std::max(lipschitz, a + 0.5 * g2 * eigenvalues(jacobian)[0]);
+          if (!(q[k] > 0))
+            continue;
+          double mismatch = 0, residual = 0;
+          for (unsigned int j = 0; j < dim; ++j)
+            {
+              // grad_x log p = grad_xi log q / c
+              const double e = w.s[k * dim + j] - grad[k][j] / (c * q[k]);
+              mismatch += e * e;
+              residual += w.residual[k * dim + j] * w.residual[k * dim + j];
+            }
+          sums[0] += q[k] * mismatch * JxW[k];
+          sums[1] += q[k] * residual * JxW[k];
+          if (!w.log_residual.empty())
+            sums[2] += q[k] * w.log_residual[k] * w.log_residual[k] * JxW[k];
+        }
+      Utilities::MPI::sum(ArrayView<const double>(sums, 3), run.communicator, ArrayView<double>(sums, 3));
+      lipschitz = Utilities::MPI::max(lipschitz, run.communicator);
+      bound_terms.push_back({{t,
+                              std::sqrt(sums[0]),
+                              std::sqrt(sums[1]),
+                              inputs.score->is_potential()
+                                ? std::sqrt(sums[2])
+                                : std::numeric_limits<double>::quiet_NaN(),
+                              lipschitz,
+                              g2}});
+    }
+
+    template <int dim, typename Backend>
+    void LawMeasures<dim, Backend>::integrate_bound()
+    {
+      // The terms in increasing time: t_0 = eps < ... < t_n = T (the loop went down).
+      auto terms = bound_terms;
+      std::sort(terms.begin(), terms.end(), [](const auto &a, const auto &b) { return a[0] < b[0]; });
+      const std::size_t n = terms.size();
+      // Lambda(t_i) = int_{t_0}^{t_i} L: then exp(int_t^s L) = exp(Lambda(s) - Lambda(t)).
+      std::vector<double> Lambda(n, 0.0);
+      for (std::size_t i = 1; i < n; ++i)
+        Lambda[i] = Lambda[i - 1] + 0.5 * (terms[i][4] + terms[i - 1][4]) * (terms[i][0] - terms[i - 1][0]);
+      // By the trapezoid rule over the steps of the SDE law, from the step at t up to T.
+      for (ReverseLawSnapshot &s : result.outputs)
+        {
+          const std::size_t first_step =
+              std::lower_bound(terms.begin(), terms.end(), s.time - 1e-12 * std::abs(s.time),
+                               [](const auto &a, const double t) { return a[0] < t; }) -
+              terms.begin();
+          double residual = 0, log_residual = 0, bound = 0;
+          const auto integrand = [&](const std::size_t i) {
+            return std::exp(Lambda[i] - Lambda[first_step]) * 0.5 * terms[i][5] * terms[i][1];
+          };
+          for (std::size_t i = first_step + 1; i < n; ++i)
+            {
+              const double h = terms[i][0] - terms[i - 1][0];
+              residual += 0.5 * h * (terms[i][2] + terms[i - 1][2]);
+              log_residual += 0.5 * h * (terms[i][3] + terms[i - 1][3]);
+              bound += 0.5 * h * (integrand(i) + integrand(i - 1));
+            }
+          s.residual_integral     = residual;
+          s.log_residual_integral =
+              inputs.score->is_potential() ? log_residual : std::numeric_limits<double>::quiet_NaN();
+          s.gap_bound             = bound;
+        }
+      result.has_gap_bound = true;
     }
 
     /// The law at its output times as a reference file (reference/reference_output.h,

@@ -127,33 +127,30 @@ namespace scorefp
       ScoreSource                     source;
     };
 
-    /// The model's score and what its derivatives give at n points.
-    struct Pointwise
-    {
-      std::vector<double> s, residual, curl, u, log_residual;
-      unsigned int        curl_components = 0;
-    };
-
     unsigned int curl_components(const unsigned int d)
     {
       return d == 2 ? 1 : (d == 3 ? 3 : 0);
     }
 
-    Pointwise pointwise(const ScoreModel     &model,
-                        const ForwardProcess &process,
-                        const double          t,
-                        const double         *x,
-                        const std::size_t     n)
+  } // namespace
+
+  PointwiseScore pointwise_score(const ScoreModel     &model,
+                                 const ForwardProcess &process,
+                                 const double          t,
+                                 const double         *x,
+                                 const std::size_t     n)
     {
       const unsigned int d = model.dimension();
-      Pointwise          w;
+      PointwiseScore     w;
       w.s.resize(n * d);
       if (!model.has_derivatives())
         {
           model.evaluate(t, x, n, w.s.data());
           return w;
         }
-      std::vector<double> J(n * d * d), dt(n * d), graddiv(n * d);
+      std::vector<double> &J = w.jacobian;
+      std::vector<double>  dt(n * d), graddiv(n * d);
+      J.resize(n * d * d);
       model.evaluate_derivatives(t, x, n, w.s.data(), {J.data(), dt.data(), graddiv.data()});
       const double a = process.drift_rate(t), g2 = process.diffusion_squared(t);
       w.curl_components = curl_components(d);
@@ -206,6 +203,9 @@ namespace scorefp
         }
       return w;
     }
+
+  namespace
+  {
 
     double squared_norm(const double *v, const unsigned int n)
     {
@@ -266,7 +266,7 @@ namespace scorefp
           cell_index.push_back(cell->active_cell_index());
         }
     const std::size_t   n = JxW.size();
-    const Pointwise     w = pointwise(model, process, t, x.data(), n);
+    const PointwiseScore w = pointwise_score(model, process, t, x.data(), n);
     std::vector<double> p(n), s(n * dim);
     reference.evaluate(t, x.data(), n, p.data(), s.data());
 
@@ -427,7 +427,7 @@ namespace scorefp
                               const std::size_t     n)
   {
     const unsigned int  d = model.dimension();
-    const Pointwise     w = pointwise(model, process, t, x, n);
+    const PointwiseScore w = pointwise_score(model, process, t, x, n);
     std::vector<double> p(n), s(n * d);
     reference.evaluate(t, x, n, p.data(), s.data());
     PointValues out;

@@ -158,6 +158,53 @@ namespace scorefp
       return s.str();
     }
 
+    /// The ODE-SDE gap as a function of eps: W2 (1D, from the CDFs) or the sliced W2.
+    double gap_w2(const ReverseLawSnapshot &s)
+    {
+      return std::isfinite(s.to_first_law.w2) ? s.to_first_law.w2 : s.to_first_law.sliced_w2;
+    }
+
+    /// Deveney's comparison as the run prints it: at every output time t (the eps of a
+    /// sampler stopped there) the measured gap, the residual integrals and the bound.
+    std::string gap_bound_table(const ReverseLawRunResult &sde, const unsigned int d)
+    {
+      const bool         log_form = std::isfinite(sde.at_eps().log_residual_integral);
+      std::ostringstream s;
+      s << "\nThe ODE-SDE gap and the Fokker-Planck residual, as functions of eps (integrals "
+           "from eps to T):\n  "
+        << std::left << std::setw(12) << "eps" << std::setw(16)
+        << (d == 1 ? "W2(ODE, SDE)" : "sliced W2") << std::setw(16) << "int ||r||";
+      if (log_form)
+        s << std::setw(16) << "int ||R||";
+      s << "bound on W2\n";
+      for (auto it = sde.outputs.rbegin(); it != sde.outputs.rend(); ++it)
+        {
+          s << "  " << std::setprecision(4) << std::setw(12) << it->time << std::setw(16)
+            << gap_w2(*it) << std::setw(16) << it->residual_integral;
+          if (log_form)
+            s << std::setw(16) << it->log_residual_integral;
+          s << it->gap_bound << "\n";
+        }
+      return s.str();
+    }
+
+    Json gap_bound_json(const ReverseLawRunResult &sde)
+    {
+      Json rows = Json::array();
+      for (auto it = sde.outputs.rbegin(); it != sde.outputs.rend(); ++it)
+        {
+          Json row;
+          row["time"]              = it->time;
+          row["gap_W2"]            = gap_w2(*it);
+          row["residual_integral"] = it->residual_integral;
+          if (std::isfinite(it->log_residual_integral))
+            row["log_residual_integral"] = it->log_residual_integral;
+          row["bound"] = it->gap_bound;
+          rows.push_back(row);
+        }
+      return rows;
+    }
+
     /// The sampler check as the run prints it: one line per reference with the verdict
     /// and each statistic's value and calibrated p-value.
     std::string sampler_check_table(const SamplerCheck &c)
@@ -269,6 +316,7 @@ namespace scorefp
     inputs.penalty_factor    = rl.penalty_factor;
     inputs.sliced_directions = rl.sliced_directions;
     inputs.mmd_bandwidth     = rl.mmd_bandwidth;
+    inputs.gap_bound         = rl.gap_bound;
     if (!rl.start_file.empty())
       {
         auto file = ReferenceField::read(rl.start_file);
@@ -588,6 +636,11 @@ namespace scorefp
         {
           std::cout << error_split_table(split, eps);
           json["error_split"] = error_split_json(split);
+        }
+      if (last.back().has_gap_bound)
+        {
+          std::cout << gap_bound_table(last.back(), d);
+          json["gap_bound"] = gap_bound_json(last.back());
         }
       if (sampler_check)
         {

@@ -70,6 +70,9 @@ namespace scorefp
     /// and the Gaussian kernel's bandwidth (0: none).
     unsigned int sliced_directions = 64;
     double       mmd_bandwidth     = 1.0;
+    /// The ODE-SDE gap next to the Fokker-Planck residual integrals and the gap bound
+    /// (ReverseLawSnapshot), when both laws are solved and the score has derivatives.
+    bool gap_bound = true;
 
     void bind(ParameterBinder &binder);
 
@@ -96,12 +99,25 @@ namespace scorefp
     LawDistances to_first_law;
     /// log q_h at the points of Reverse law/Points file (NaN where q_h <= 0).
     std::vector<double> point_log_values;
+    /// The ODE-SDE gap against the Fokker-Planck residual (SDE law after the ODE law, a
+    /// score with derivatives; NaN otherwise), each an integral from this time t up to
+    /// T, where t is the eps of a sampler stopped here:
+    ///   residual_integral      int_t^T ||r(s)|| ds, r the score-form residual
+    ///   log_residual_integral  int_t^T ||R(s)|| ds, R the log-form one (potential models)
+    ///   gap_bound              int_t^T exp(int_t^s L) g^2/2 ||s_hat - grad log q_SDE|| ds
+    /// with norms in L2 of the SDE law and L the one-sided Lipschitz constant of the ODE
+    /// velocity a x + g^2/2 s_hat over the mesh: a bound on W2(ODE law, SDE law) at t.
+    double residual_integral     = std::numeric_limits<double>::quiet_NaN();
+    double log_residual_integral = std::numeric_limits<double>::quiet_NaN();
+    double gap_bound             = std::numeric_limits<double>::quiet_NaN();
   };
 
   struct ReverseLawRunResult : RunRecord
   {
     ReverseLaw law        = ReverseLaw::ode;
     bool       has_target = false, has_first_law = false;
+    /// The outputs carry the gap bound and the residual integrals.
+    bool has_gap_bound = false;
     double     max_outflow_rate = 0.0; ///< largest outflow through the boundary per unit tau
     double     minimum          = 0.0; ///< min over output times of ReverseLawSnapshot::minimum
     std::vector<ReverseLawSnapshot> outputs; ///< from T down to eps
@@ -132,6 +148,8 @@ namespace scorefp
     /// Directions of the sliced W2 at eps (0: none) and the bandwidth of MMD^2 (0: none).
     unsigned int sliced_directions = 64;
     double       mmd_bandwidth     = 1.0;
+    /// The gap bound and residual integrals of ReverseLawSnapshot, where they apply.
+    bool gap_bound = true;
     /// Points (n*d, original coordinates) for ReverseLawSnapshot::point_log_values.
     std::vector<double> points;
     /// The closed-form induced law of each law in `laws`, if there is one (empty, or

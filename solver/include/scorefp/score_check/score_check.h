@@ -32,6 +32,22 @@
 
 namespace scorefp
 {
+  /// A score model at n points and what its derivatives give (empty where the model has
+  /// no derivatives, or is no potential): the score s (n*d), its Jacobian (n*d*d,
+  /// d s_i / d x_j row i first), the score-form residual r (n*d), the curl (n *
+  /// curl_components: 1 in 2D, 3 in 3D, 0 in 1D), and for potential models u and the
+  /// log-form residual R (n each), MATH.md section 3.
+  struct PointwiseScore
+  {
+    std::vector<double> s, jacobian, residual, curl, u, log_residual;
+    unsigned int        curl_components = 0;
+  };
+  PointwiseScore pointwise_score(const ScoreModel     &model,
+                                 const ForwardProcess &process,
+                                 const double          t,
+                                 const double         *x,
+                                 const std::size_t     n);
+
   /// The law a score is checked against: its density and score at n points.
   class ScoreReference
   {
