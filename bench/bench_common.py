@@ -1,6 +1,7 @@
 """What the benchmark scripts share: the MPI environment, the command-line options
 common to every sweep, and the Markdown table they print. Standard library only."""
 
+import csv
 import datetime
 import os
 import platform
@@ -79,3 +80,17 @@ class Table:
 
     def row(self, values):
         return "| " + " | ".join(fmt % v for (name, fmt), v in zip(self.columns, values)) + " |"
+
+
+def write_results(out, results):
+    """results.csv in out: one row per run (the union of the rows' keys as columns)."""
+    if not results:
+        return
+    keys = []
+    for r in results:
+        keys += [k for k in r if k not in keys]
+    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(results)
+    print("# results.csv and run directories in %s" % out)

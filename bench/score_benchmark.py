@@ -23,7 +23,6 @@ Standard library only. Run from anywhere:
 """
 
 import argparse
-import csv
 import json
 import os
 import shlex
@@ -31,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from bench_common import ROOT, Table, add_common_options, banner, mpi_environment, resolve
+from bench_common import ROOT, Table, add_common_options, banner, mpi_environment, resolve, write_results
 from bench_common import scorefp_launch
 
 # (degree, box half-width B, coarse subdivisions, refinement levels, time tolerance,
@@ -206,12 +205,7 @@ def main(argv):
           " tol = Time stepping/Tolerance (ARK436L2SA_DIRK_6_3_4).")
     print("# Total %.0f s; load average at the end %.2f (other jobs on the machine slow the runs)."
           % (time.time() - t_start, os.getloadavg()[0]))
-    if results:
-        with open(os.path.join(out, "results.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(results[0].keys()))
-            w.writeheader()
-            w.writerows(results)
-        print("# results.csv and run directories in %s" % out)
+    write_results(out, results)
     return 1 if failed else 0
 
 
