@@ -194,6 +194,10 @@ TEST(GaussianFromThePrior, PierretGalerneLawsAndTheirW2)
       EXPECT_NEAR(law.at_eps().covariance[0], variance, 1e-5) << reverse_law_name(law.law);
       const double w2 = std::abs(std::sqrt(variance) - std::sqrt(l_t));
       EXPECT_NEAR(law.at_eps().to_exact.w2, w2, 2e-3 * w2 + 1e-6) << reverse_law_name(law.law);
+      // ... and from the data p_0 = N(0, lambda) itself.
+      const double w2_data = std::abs(std::sqrt(variance) - std::sqrt(lambda));
+      EXPECT_NEAR(law.at_eps().to_data.w2, w2_data, 2e-3 * w2_data + 1e-6)
+          << reverse_law_name(law.law);
     }
   // The initialisation error is visible and differs between the laws.
   EXPECT_GE(laws[0].at_eps().to_exact.w2, 0.01);
@@ -487,6 +491,25 @@ TEST(SamplerCheck, ManyStepsPassAgainstTheirLawFewStepsFail)
         laws[create_scheme(scheme)->probability_flow() ? 0 : 1].reference_file;
     return check_sampler_against_law(p, *setup, file, p.output.directory, world);
   };
+  // A law's file as Reverse law/Compare file: the SDE law's distances to it are its
+  // distances to the ODE law (the same field on the same mesh), the ODE law's are zero
+  // up to how exactly the file's reader locates points (1e-7).
+  {
+    Parameters compared                = p;
+    compared.output.reference_file     = "";
+    compared.reverse_law.compare_file  = laws[0].reference_file;
+    const auto compared_setup          = make_reverse_law_case(compared);
+    const auto again                   = solve_reverse_law_case(
+        compared, compared_setup->inputs, 3, compared.output.directory, false, world);
+    ASSERT_TRUE(again[1].has_file);
+    for (const auto &o : again[1].outputs)
+      {
+        // (the file's reader maps points to cells by Newton's method: 1e-7 relative)
+        EXPECT_NEAR(o.to_file.l1, o.to_first_law.l1, 1e-6 * o.to_first_law.l1 + 1e-12) << o.time;
+        EXPECT_NEAR(o.to_file.w2, o.to_first_law.w2, 1e-6 * o.to_first_law.w2 + 1e-12) << o.time;
+      }
+    EXPECT_LE(again[0].at_eps().to_file.l1, 1e-6);
+  }
   const SamplerCheck sde = check("euler-maruyama", 1000);
   EXPECT_EQ(sde.law, ReverseLaw::sde);
   EXPECT_TRUE(sde.against_law.pass);

@@ -35,6 +35,12 @@ namespace scorefp
           points_file,
           "Points (.npy, or CSV/text with d numbers per line) where log q of each law is "
           "reported at every output time (points.csv), e.g. to compare with Task = likelihood.");
+    b.add("Compare file",
+          compare_file,
+          "A reference file (a forward run's, or another run's law.h5) whose density at "
+          "every output time every law is compared with (to_file in summary.json): L1, L2, "
+          "Hellinger, KL, W1/W2 (1D), sliced W2 and MMD^2. Its snapshots must cover "
+          "[eps, T].");
     b.add("Error split",
           error_split,
           "Also split each law's error at eps into its sources, on the finest mesh: the "

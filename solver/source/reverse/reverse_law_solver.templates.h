@@ -22,7 +22,6 @@
 #include <deal.II/base/mpi_remote_point_evaluation.h>
 #include <deal.II/base/quadrature_lib.h>
 #include <deal.II/base/symmetric_tensor.h>
-#include <deal.II/base/qprojector.h>
 #include <deal.II/base/timer.h>
 #include <deal.II/dofs/dof_tools.h>
 #include <deal.II/fe/fe_dgq.h>
@@ -39,6 +38,8 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
+#include <tuple>
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -679,8 +680,9 @@ namespace scorefp
     private:
       /// Moments, errors and distances at output time number index (collective).
       void measure(const unsigned int index, const double t, ReverseLawSnapshot &snapshot);
-      /// Sliced W2 (d > 1) and MMD^2 to the exact p_t, the target and the first law, from
-      /// quadrature clouds (reverse/cloud_distances.h): at eps only, for their cost.
+      /// Sliced W2 (d > 1) and, with_mmd, MMD^2 to the exact p_t, the target and the
+      /// first law, from quadrature clouds (reverse/cloud_distances.h). Called at eps,
+      /// and for the ODE-SDE gap as a function of eps at every output time.
       void cloud_measures(const unsigned int  index,
                           const double        t,
                           ReverseLawSnapshot &snapshot,
@@ -709,7 +711,7 @@ namespace scorefp
       bool                               with_bound = false;
       std::vector<std::array<double, 6>> bound_terms;
 
-      std::unique_ptr<DensityField> exact_now;
+      std::unique_ptr<DensityField> exact_now, data_now, file_now;
       LawDataPostprocessor<dim>     density_output, first_output, difference_output;
       VectorType                    difference;
     };
@@ -798,6 +800,11 @@ namespace scorefp
       std::unique_ptr<DensityField> target_now;
       if (target != nullptr)
         target_now = target->at(t);
+      // The data p_0 (at eps only: what a sampler aims at) and the comparison file.
+      const bool at_eps = index + 1 == run.output_times.size();
+      if (at_eps)
+        data_now = run.data->transported(1.0, 0.0);
+      file_now = inputs.compare_file.at ? inputs.compare_file.at(t) : nullptr;
       const auto         &ghosted = run.ghosted_solution();
       const QGauss<dim>   quadrature(run.parameters.discretization.degree + 2);
       FEValues<dim>       fe_values(*run.mapping,
@@ -822,7 +829,8 @@ namespace scorefp
             maxima[k][1] = std::max(maxima[k][1], std::abs(p));
           };
       // Distances of q_h from the exact p_t [0], the target [1] and the first law [2].
-      LawDistanceSums distances[3];
+      // ... the data p_0 [3] and the comparison file [4].
+      LawDistanceSums distances[5];
       // Moments: mass, first moments, second moments.
       std::vector<double> moments(1 + dim + dim * dim, 0.0);
       // 1D: the mass of each sub-interval for the CDFs (x_left, x_right, masses).
@@ -835,7 +843,7 @@ namespace scorefp
             fe_values.get_function_values(ghosted, q_h);
             if (first != nullptr)
               fe_values.get_function_values(first->values[index], q_first);
-            double cell_masses[3] = {0, 0, 0};
+            double cell_masses[5] = {0, 0, 0, 0, 0};
             for (unsigned int q = 0; q < nq; ++q)
               {
                 const Point<dim> &xi  = fe_values.quadrature_point(q);
@@ -851,6 +859,14 @@ namespace scorefp
                   }
                 if (first != nullptr)
                   distances[2].add(q_first[q], q_h[q], JxW);
+                const double p_data = at_eps ? scaled_value(*data_now, c, xi) : 0.0;
+                const double p_file = file_now ? scaled_value(*file_now, c, xi) : 0.0;
+                if (at_eps)
+                  distances[3].add(p_data, q_h[q], JxW);
+                if (file_now)
+                  distances[4].add(p_file, q_h[q], JxW);
+                cell_masses[3] += p_data * JxW;
+                cell_masses[4] += p_file * JxW;
                 moments[0] += q_h[q] * JxW;
                 for (unsigned int i = 0; i < dim; ++i)
                   {
@@ -879,6 +895,10 @@ namespace scorefp
           ArrayView<const double>(&maxima[0][0], 4), comm, ArrayView<double>(&maxima[0][0], 4));
       for (auto &d : distances)
         Utilities::MPI::sum(ArrayView<const double>(d.sums, 6), comm, ArrayView<double>(d.sums, 6));
+      if (at_eps)
+        s.to_data = distances[3].distances(c_d);
+      if (file_now)
+        s.to_file = distances[4].distances(c_d);
       Utilities::MPI::sum(ArrayView<const double>(moments), comm, ArrayView<double>(moments));
 
       const auto to_errors = [&](const unsigned int k) {
@@ -908,35 +928,31 @@ namespace scorefp
         {
           // W1 and W2 from the CDFs, on rank 0, where every cell's masses meet.
           const auto all  = Utilities::MPI::gather(comm, intervals, 0);
-          double     w[4] = {0, 0, 0, 0};
+          double     w[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
           if (Utilities::MPI::this_mpi_process(comm) == 0)
             {
               std::vector<Interval1d> cells;
               for (const auto &part : all)
-                for (std::size_t k = 0; k + 5 <= part.size(); k += 5)
-                  cells.push_back(
-                      {part[k], part[k + 1], {{part[k + 2], part[k + 3], part[k + 4]}}});
+                for (std::size_t k = 0; k + 7 <= part.size(); k += 7)
+                  cells.push_back({part[k],
+                                   part[k + 1],
+                                   {{part[k + 2], part[k + 3], part[k + 4], part[k + 5], part[k + 6]}}});
               std::sort(cells.begin(), cells.end(), [](const auto &a, const auto &b) {
                 return a.left < b.left;
               });
-              const auto exact_w = wasserstein_1d(cells, 1, 0);
-              w[0]               = exact_w.first;
-              w[1]               = exact_w.second;
-              if (first != nullptr)
-                {
-                  const auto first_w = wasserstein_1d(cells, 2, 0);
-                  w[2]               = first_w.first;
-                  w[3]               = first_w.second;
-                }
+              const bool present[5] = {false, true, first != nullptr, at_eps, file_now != nullptr};
+              for (unsigned int k = 1; k < 5; ++k)
+                if (present[k])
+                  std::tie(w[2 * k], w[2 * k + 1]) = wasserstein_1d(cells, k, 0);
             }
-          Utilities::MPI::broadcast(w, 4, 0, comm);
-          s.to_exact.w1 = w[0];
-          s.to_exact.w2 = w[1];
+          Utilities::MPI::broadcast(w, 10, 0, comm);
+          std::tie(s.to_exact.w1, s.to_exact.w2) = std::make_pair(w[2], w[3]);
           if (first != nullptr)
-            {
-              s.to_first_law.w1 = w[2];
-              s.to_first_law.w2 = w[3];
-            }
+            std::tie(s.to_first_law.w1, s.to_first_law.w2) = std::make_pair(w[4], w[5]);
+          if (at_eps)
+            std::tie(s.to_data.w1, s.to_data.w2) = std::make_pair(w[6], w[7]);
+          if (file_now)
+            std::tie(s.to_file.w1, s.to_file.w2) = std::make_pair(w[8], w[9]);
         }
 
       if (!point_caches.empty())
@@ -966,14 +982,31 @@ namespace scorefp
       std::unique_ptr<DensityField> target_now;
       if (target != nullptr)
         target_now = target->at(t);
-      // The laws of the cloud: q_h, the exact p_t, then the target and the first law
-      // where there are any; the pairs compare each of the others with q_h.
-      std::vector<std::pair<unsigned, unsigned>> pairs{{1, 0}};
-      unsigned int target_law = 0, first_law = 0;
+      // The laws compared with q_h (law 0 of the cloud): law k + 1 is others[k], a
+      // density in the mesh coordinates (given the first law's value there) and the
+      // distances it goes to. exact_now, data_now and file_now are measure()'s.
+      struct Other
+      {
+        std::function<double(const Point<dim> &, double)> density;
+        LawDistances                                      *into;
+      };
+      std::vector<Other> others;
+      const auto         closed = [c](const DensityField &field) {
+        return [c, &field](const Point<dim> &xi, double) { return scaled_value(field, c, xi); };
+      };
+      others.push_back({closed(*exact_now), &s.to_exact});
       if (target_now)
-        pairs.emplace_back(target_law = 2, 0);
+        others.push_back({closed(*target_now), &s.to_target});
       if (first != nullptr)
-        pairs.emplace_back(first_law = 2 + (target_now ? 1 : 0), 0);
+        others.push_back({[](const Point<dim> &, double first_value) { return first_value; },
+                          &s.to_first_law});
+      if (with_mmd && data_now)
+        others.push_back({closed(*data_now), &s.to_data});
+      if (file_now)
+        others.push_back({closed(*file_now), &s.to_file});
+      std::vector<std::pair<unsigned, unsigned>> pairs;
+      for (unsigned int k = 0; k < others.size(); ++k)
+        pairs.emplace_back(k + 1, 0);
       const auto &ghosted = run.ghosted_solution();
 
       // The atoms of a quadrature on every owned cell, in original coordinates x = c xi;
@@ -981,7 +1014,7 @@ namespace scorefp
       const auto cloud_of = [&](const Quadrature<dim> &quadrature) {
         LawCloud cloud;
         cloud.dim = dim;
-        cloud.masses.resize(2 + pairs.size() - 1);
+        cloud.masses.resize(1 + others.size());
         FEValues<dim> fe_values(*run.mapping,
                                 run.dof_handler->get_fe(),
                                 quadrature,
@@ -1001,21 +1034,15 @@ namespace scorefp
                   for (unsigned int j = 0; j < dim; ++j)
                     cloud.points.push_back(c * xi[j]);
                   cloud.masses[0].push_back(q_h[q] * JxW);
-                  cloud.masses[1].push_back(scaled_value(*exact_now, c, xi) * JxW);
-                  if (target_now)
-                    cloud.masses[target_law].push_back(scaled_value(*target_now, c, xi) * JxW);
-                  if (first != nullptr)
-                    cloud.masses[first_law].push_back(q_first[q] * JxW);
+                  for (unsigned int k = 0; k < others.size(); ++k)
+                    cloud.masses[k + 1].push_back(others[k].density(xi, q_first[q]) * JxW);
                 }
             }
         return cloud;
       };
       const auto assign = [&](const std::vector<double> &values, double LawDistances::*member) {
-        s.to_exact.*member = values[0];
-        if (target_now)
-          s.to_target.*member = values[1];
-        if (first != nullptr)
-          s.to_first_law.*member = values.back();
+        for (unsigned int k = 0; k < others.size(); ++k)
+          others[k].into->*member = values[k];
       };
 
       if (sliced)
@@ -1099,6 +1126,7 @@ namespace scorefp
     void LawMeasures<dim, Backend>::finish()
     {
       result.has_target    = target != nullptr;
+      result.has_file      = static_cast<bool>(inputs.compare_file.at);
       result.has_first_law = first != nullptr;
       if (with_bound)
         integrate_bound();

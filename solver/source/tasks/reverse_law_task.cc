@@ -38,7 +38,7 @@ namespace scorefp
     class ReferenceDensityAtTime : public DensityField
     {
     public:
-      ReferenceDensityAtTime(std::unique_ptr<ReferenceField> file, const double t)
+      ReferenceDensityAtTime(std::shared_ptr<const ReferenceField> file, const double t)
           : file(std::move(file))
           , t(t)
       {
@@ -55,8 +55,8 @@ namespace scorefp
       }
 
     private:
-      std::unique_ptr<ReferenceField> file;
-      double                          t;
+      std::shared_ptr<const ReferenceField> file;
+      double                                t;
     };
 
     /// Pierret & Galerne's continuous-time laws (MATH.md section 3) of centred Gaussian
@@ -256,6 +256,9 @@ namespace scorefp
         }
       if (r.has_first_law)
         json["to_ode_law"] = distances_json(r.at_eps().to_first_law);
+      json["to_data"] = distances_json(r.at_eps().to_data);
+      if (r.has_file)
+        json["to_file"] = distances_json(r.at_eps().to_file);
       json["outputs"] = Json::array();
       for (const auto &s : r.outputs)
         {
@@ -275,6 +278,8 @@ namespace scorefp
             }
           if (r.has_first_law)
             o["to_ode_law"] = distances_json(s.to_first_law);
+          if (r.has_file)
+            o["to_file"] = distances_json(s.to_file);
           json["outputs"].push_back(o);
         }
       return json;
@@ -341,6 +346,23 @@ namespace scorefp
     else
       inputs.start_description = "the prior N(0, v(T) I)";
     inputs.start = setup->start.get();
+    if (!rl.compare_file.empty())
+      {
+        std::shared_ptr<ReferenceField> file = ReferenceField::read(rl.compare_file);
+        if (file->dimension() != d)
+          throw InputError("Reverse law/Compare file '" + rl.compare_file + "' is " +
+                           std::to_string(file->dimension()) + "-dimensional; expected " +
+                           std::to_string(d) + ".");
+        const auto times = file->times();
+        if (!(times.front() <= eps * (1 + 1e-12) && times.back() >= T * (1 - 1e-12)))
+          throw InputError("Reverse law/Compare file '" + rl.compare_file +
+                           "' holds snapshots from t = " + format_number(times.front()) +
+                           " to " + format_number(times.back()) + "; expected them to cover [" +
+                           format_number(eps) + ", " + format_number(T) + "].");
+        inputs.compare_file.at = [file](const double t) -> std::unique_ptr<DensityField> {
+          return std::make_unique<ReferenceDensityAtTime>(file, t);
+        };
+      }
     if (!rl.points_file.empty())
       inputs.points = read_samples(rl.points_file, d, "Reverse law/Points file").values;
 
@@ -535,6 +557,11 @@ namespace scorefp
           const auto       solved = std::find_if(finest.begin(), finest.end(), [law](const auto &r) {
             return r.law == law;
           });
+          if (solved == finest.end() || solved->reference_file.empty())
+            throw InputError("Reverse law/Check sampler: no reference file of the " +
+                             reverse_law_name(law) +
+                             " law was written; expected Output/Reference file and that law "
+                             "in Reverse law/Laws.");
           if (root && !p.output.quiet)
             std::cout << "\nSampler check: " << p.sampler.scheme << ", " << p.sampler.n_steps
                       << " steps, " << p.sampler.n_particles << " particles, against the "
@@ -567,6 +594,13 @@ namespace scorefp
             s << ", MMD^2 " << f.to_exact.mmd2;
           if (r.has_target)
             s << "; relative L2 error to the closed-form induced law " << f.errors_to_target.l2;
+          s << "; to the data p_0: L1 " << f.to_data.l1;
+          if (std::isfinite(f.to_data.w2))
+            s << ", W2 " << f.to_data.w2;
+          if (std::isfinite(f.to_data.sliced_w2))
+            s << ", sliced W2 " << f.to_data.sliced_w2;
+          if (r.has_file)
+            s << "; to " << p.reverse_law.compare_file << ": L1 " << f.to_file.l1;
           s << "\n";
         }
       if (last.size() > 1)

@@ -19,8 +19,9 @@ namespace scorefp
     /// 1D only: W1 and W2 from the two cumulative distribution functions (NaN in 2D/3D).
     double w1 = std::numeric_limits<double>::quiet_NaN();
     double w2 = std::numeric_limits<double>::quiet_NaN();
-    /// At eps (reverse/cloud_distances.h): the sliced W2 (d > 1) and MMD^2 of the
-    /// Gaussian kernel of Reverse law/MMD bandwidth; NaN where not computed.
+    /// From quadrature clouds (reverse/cloud_distances.h): the sliced W2 (d > 1; at eps,
+    /// and for the ODE-SDE gap at every output time) and MMD^2 of the Gaussian kernel of
+    /// Reverse law/MMD bandwidth (at eps); NaN where not computed.
     double sliced_w2 = std::numeric_limits<double>::quiet_NaN();
     double mmd2      = std::numeric_limits<double>::quiet_NaN();
   };

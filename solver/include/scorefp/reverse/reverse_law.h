@@ -59,6 +59,8 @@ namespace scorefp
     double penalty_factor = 2.0;
     /// log q of each law at these points at eps (and at every output time).
     std::string points_file;
+    /// Compare every law at every output time with this reference file's density.
+    std::string compare_file;
     /// Also split the error at eps into its sources (initialisation, truncation, score)
     /// by three more solves of each law on the finest mesh.
     bool error_split = false;
@@ -97,6 +99,11 @@ namespace scorefp
     /// Against the first law solved (the ODE law, for the SDE law): the ODE-SDE gap,
     /// p = q_ODE, q = q_SDE.
     LawDistances to_first_law;
+    /// At eps only: against the data p_0 (what the sampler aims at; the truncation error
+    /// included).
+    LawDistances to_data;
+    /// Against the density of Reverse law/Compare file at this time (has_file).
+    LawDistances to_file;
     /// log q_h at the points of Reverse law/Points file (NaN where q_h <= 0).
     std::vector<double> point_log_values;
     /// The ODE-SDE gap against the Fokker-Planck residual (SDE law after the ODE law, a
@@ -115,7 +122,7 @@ namespace scorefp
   struct ReverseLawRunResult : RunRecord
   {
     ReverseLaw law        = ReverseLaw::ode;
-    bool       has_target = false, has_first_law = false;
+    bool       has_target = false, has_first_law = false, has_file = false;
     /// The outputs carry the gap bound and the residual integrals.
     bool has_gap_bound = false;
     double     max_outflow_rate = 0.0; ///< largest outflow through the boundary per unit tau
@@ -155,6 +162,9 @@ namespace scorefp
     /// The closed-form induced law of each law in `laws`, if there is one (empty, or
     /// entries whose `at` is empty, otherwise).
     std::vector<InducedLawTarget> targets;
+    /// A density every law is compared with at every output time (a reference file's,
+    /// Reverse law/Compare file), or empty.
+    InducedLawTarget compare_file;
   };
 
   /// Solve the induced laws one after the other on one mesh of the case, refined

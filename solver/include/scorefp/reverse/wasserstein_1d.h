@@ -8,11 +8,11 @@
 
 namespace scorefp
 {
-  /// An interval [left, right] and the mass each of up to three densities puts on it.
+  /// An interval [left, right] and the mass each of up to five densities puts on it.
   struct Interval1d
   {
     double                left = 0.0, right = 0.0;
-    std::array<double, 3> mass{};
+    std::array<double, 5> mass{};
   };
 
   /// (W1, W2) between densities a and b (indices into Interval1d::mass), each uniform
