@@ -208,6 +208,52 @@ def bad_input():
                   what + ": message names the culprit (%r)" % errors)
             check(not os.path.exists(os.path.join(out, "summary.json")),
                   what + ": no summary.json written")
+        # Data sets: damaged data files, bandwidths, laws that do not exist in closed form.
+        files = {"empty.csv": "", "nonfinite.csv": "0,0\n1,inf\n", "three.csv": "0,1,2\n3,4,5\n"}
+        for name, text in files.items():
+            with open(os.path.join(directory, name), "w") as f:
+                f.write(text)
+        empirical = ["--set", "Initial data/Type=empirical", "--set", "Process/Start time=0.01"]
+        data_cases = [
+            ("empty data file", empirical + ["--set", "Initial data/Points file=" +
+                                             os.path.join(directory, "empty.csv")],
+             r"Initial data/Points file.*empty\.csv"),
+            ("non-finite data file", empirical + ["--set", "Initial data/Points file=" +
+                                                  os.path.join(directory, "nonfinite.csv")],
+             r"Initial data/Points file.*nonfinite\.csv"),
+            ("wrong-dimension data file", empirical + ["--set", "Initial data/Points file=" +
+                                                       os.path.join(directory, "three.csv")],
+             r"Initial data/Points file.*three\.csv"),
+            ("negative bandwidth", ["--set", "Initial data/Type=moons",
+                                    "--set", "Initial data/Bandwidth=-0.5"], r"Initial data/Bandwidth"),
+            ("zero bandwidth", ["--set", "Initial data/Type=moons",
+                                "--set", "Initial data/Bandwidth=0"], r"Initial data/Bandwidth"),
+            ("empirical data from t = 0", ["--set", "Initial data/Type=moons"],
+             r"no closed-form law at t = 0.*Start time"),
+            ("circles2 with exact boundary data", ["--set", "Equation=score",
+                                                   "--set", "Initial data/Type=circles2",
+                                                   "--set", "Mesh/Box lower corner=-6",
+                                                   "--set", "Mesh/Box upper corner=6"],
+             r"circles2.*Boundary condition = gaussian"),
+            ("circles2 with the exact score", ["--set", "Task=sample",
+                                               "--set", "Initial data/Type=circles2"],
+             r"circles2.*Score = exact"),
+            ("circles2 against a closed form", ["--set", "Task=check",
+                                                "--set", "Initial data/Type=circles2",
+                                                "--set", "Checker/Exact draws=100",
+                                                "--set", "Checker/Time=0.5"],
+             r"circles2.*Reference = file"),
+        ]
+        for index, (what, overrides, pattern) in enumerate(data_cases):
+            out = os.path.join(directory, "data%d" % index)
+            result = run(small_case(out, overrides), 2, timeout=120)
+            errors = [line for line in result.stderr.splitlines() if line.startswith("scorefp:")]
+            check(result.returncode != 0, what + ": non-zero exit")
+            check(len(errors) == 1, what + ": exactly one error line (got %r)" % errors)
+            check(bool(errors) and re.search(pattern, errors[0]) is not None,
+                  what + ": message names the culprit (%r)" % errors)
+            check(not os.path.exists(os.path.join(out, "summary.json")),
+                  what + ": no summary.json written")
         # A missing parameter file, and a malformed points file.
         result = run(["/nonexistent/case.prm"], 2, timeout=120)
         check(result.returncode != 0 and "/nonexistent/case.prm" in result.stderr,

@@ -64,7 +64,10 @@ namespace scorefp
                              " lies outside [Start time, Final time].");
           const double m = owned.process->transition_mean_factor(t);
           const double v = owned.process->transition_variance(t);
-          owned.field    = owned.data->transported(m, v);
+          if (!owned.data->has_closed_form(m, v))
+            throw InputError(owned.data->no_closed_form(
+                t, v, "check against a reference file of Task = solve (Checker/Reference = file)"));
+          owned.field = owned.data->transported(m, v);
           const double c =
               p.scaled_coordinates
                   ? CoordinateScaling(*owned.process, true, owned.data->scale()).scale(t)
@@ -128,6 +131,43 @@ namespace scorefp
       return law;
     }
 
+    /// Checker/Exact draws: X_t = m X_0 + sqrt(v) Z, draw i from stream i of seed
+    /// Seed + 1 (the null draws use Seed), shared out over the ranks by index and
+    /// gathered, so that the set is the same for any number of ranks.
+    SampleSet exact_draws(const CheckCase   &p,
+                          const double       t,
+                          const MPI_Comm     communicator,
+                          std::string       &description)
+    {
+      const auto         process = create_process(p.process);
+      const auto         data    = create_data(p.data, p.dimension);
+      const unsigned int d       = p.dimension;
+      if (t < process->start_time || t > process->final_time)
+        throw InputError("Checker/Time " + std::to_string(t) +
+                         " lies outside [Start time, Final time].");
+      const double        m = process->transition_mean_factor(t);
+      const double        v = process->transition_variance(t);
+      const std::size_t   N = p.checker.exact_draws;
+      const unsigned int  rank = dealii::Utilities::MPI::this_mpi_process(communicator);
+      const unsigned int  size = dealii::Utilities::MPI::n_mpi_processes(communicator);
+      const std::size_t   begin = N * rank / size, end = N * (rank + 1) / size;
+      std::vector<double> mine((end - begin) * d);
+      for (std::size_t i = begin; i < end; ++i)
+        {
+          CounterRng rng(p.checker.seed + 1, i, 3);
+          data->sample_transported(rng, m, v, &mine[(i - begin) * d]);
+        }
+      SampleSet set;
+      set.dimension = d;
+      for (const auto &part : dealii::Utilities::MPI::all_gather(communicator, mine))
+        set.values.insert(set.values.end(), part.begin(), part.end());
+      std::ostringstream s;
+      s << "exact draws X_t = m X_0 + sqrt(v) Z (" << process->name() << ", "
+        << data->description() << ", t = " << t << ", seed " << p.checker.seed + 1 << ")";
+      description = s.str();
+      return set;
+    }
+
     double quantile_of(std::vector<double> values, const double q)
     {
       std::sort(values.begin(), values.end());
@@ -189,11 +229,11 @@ namespace scorefp
     const CheckerParameters &c = p.checker;
     const unsigned int       d = p.dimension;
     CheckResult              result;
-    result.samples_file = c.samples_file;
+    result.samples_file = c.exact_draws > 0 ? "" : c.samples_file;
     result.dimension    = d;
     result.null_draws   = c.null_draws;
     result.level        = c.level;
-    result.time         = c.time >= 0 ? c.time : time_from_metadata(c.samples_file);
+    result.time         = c.time >= 0 || c.exact_draws > 0 ? c.time : time_from_metadata(c.samples_file);
 
     // The statistics of Checker/Statistics that apply in this dimension, in its order;
     // members not parsed (parameters built in code) take their defaults.
@@ -224,8 +264,12 @@ namespace scorefp
           " (the level of each of the " + std::to_string(n_statistics) +
           " statistics in the overall verdict); expected at least " +
           std::to_string(static_cast<int>(std::ceil(n_statistics / c.level - 1e-9)) - 1) + ".");
-    auto            section = scope("read samples");
-    const SampleSet samples = read_samples(c.samples_file, d);
+    auto      section = scope(c.exact_draws > 0 ? "exact draws" : "read samples");
+    SampleSet samples;
+    if (c.exact_draws > 0)
+      samples = exact_draws(p, result.time, communicator, result.samples_file);
+    else
+      samples = read_samples(c.samples_file, d);
     section.reset();
     const std::size_t N = samples.size();
     result.n_samples    = N;

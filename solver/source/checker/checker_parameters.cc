@@ -16,6 +16,12 @@ namespace scorefp
     b.add("Samples file",
           samples_file,
           "N x d samples: .npy (float64 or float32) or text (.csv, .txt).");
+    b.add("Exact draws",
+          exact_draws,
+          "0: check Samples file. N > 0: check N exact draws of p_t instead, X_t = m X_0 + "
+          "sqrt(v) Z with X_0 drawn from Initial data (seed Seed + 1, the same on any number "
+          "of ranks): how a reference file (Reference = file) is verified where p_t has no "
+          "closed form (circles2). Needs Time >= 0.");
     b.add("Time",
           time,
           "The time t the samples represent; negative: read it from the JSON file written "
@@ -71,8 +77,11 @@ namespace scorefp
 
   void CheckerParameters::check() const
   {
-    if (samples_file.empty())
-      throw InputError("Checker/Samples file is empty; expected an .npy or .csv file.");
+    if (samples_file.empty() && exact_draws == 0)
+      throw InputError("Checker/Samples file is empty; expected an .npy or .csv file (or "
+                       "Checker/Exact draws > 0).");
+    if (exact_draws > 0 && time < 0)
+      throw InputError("Checker/Exact draws needs Checker/Time >= 0: the time of p_t.");
     if (reference == Reference::file && reference_file.empty())
       throw InputError("Checker/Reference = file needs Checker/Reference file; it is empty.");
     if (level <= 0.0 || level >= 1.0)

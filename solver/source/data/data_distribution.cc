@@ -325,6 +325,11 @@ namespace scorefp
         return inner->transported(m, v + m * m * variance);
       }
 
+      bool has_closed_form(const double m, const double v) const override
+      {
+        return inner->has_closed_form(m, v + m * m * variance);
+      }
+
       double scale() const override
       {
         const double s = inner->scale();
@@ -466,6 +471,19 @@ namespace scorefp
   double DensityField::log_value(const double *x) const
   {
     return std::log(value(x));
+  }
+
+  bool DataDistribution::has_closed_form(const double, const double) const { return true; }
+
+  std::string DataDistribution::no_closed_form(const double       t,
+                                               const double       v,
+                                               const std::string &remedy) const
+  {
+    std::ostringstream s;
+    s << "Initial data: " << description() << " has no closed-form law at t = " << t
+      << (v > 0 ? "" : " (where it is the data set itself, a sum of point masses)") << "; "
+      << remedy << ".";
+    return s.str();
   }
 
   std::unique_ptr<DensityField> DataDistribution::moment_matched(const double m,

@@ -38,6 +38,7 @@
 #include <deal.II/numerics/vector_tools_evaluate.h>
 
 #include <cmath>
+#include <limits>
 #include <fstream>
 #include <iomanip>
 #include <memory>
@@ -61,15 +62,21 @@ namespace scorefp
         c_d   = std::pow(scale, dim);
       }
 
-      /// The exact law of the run at time t.
+      /// The exact law of the run at time t; NaN everywhere where the data set has no
+      /// closed-form law at t (circles2 for t > 0).
       template <typename Run>
       void set_time(const Run &run, const double t)
       {
-        set(run.law(t), run.scaling->scale(t));
+        if (run.has_law(t))
+          set(run.law(t), run.scaling->scale(t));
+        else
+          field.reset();
       }
 
       double value(const Point<dim> &xi, const unsigned int = 0) const override
       {
+        if (field == nullptr)
+          return std::numeric_limits<double>::quiet_NaN();
         double x[dim];
         for (unsigned int j = 0; j < dim; ++j)
           x[j] = c * xi[j];
@@ -79,6 +86,8 @@ namespace scorefp
       /// The exact density at a point in original coordinates.
       double physical_value(const Point<dim> &x) const
       {
+        if (field == nullptr)
+          return std::numeric_limits<double>::quiet_NaN();
         double coordinates[dim];
         for (unsigned int j = 0; j < dim; ++j)
           coordinates[j] = x[j];
@@ -90,13 +99,15 @@ namespace scorefp
       double                        c = 1.0, c_d = 1.0;
     };
 
-    /// Fields written to VTU, in original coordinates: density, exact density and error.
+    /// Fields written to VTU, in original coordinates: density, exact density and error
+    /// (the density alone for data without a closed-form law at the output times).
     template <int dim>
     class DensityDataPostprocessor : public DataPostprocessor<dim>
     {
     public:
-      explicit DensityDataPostprocessor(const ExactDensityFunction<dim> &exact)
+      DensityDataPostprocessor(const ExactDensityFunction<dim> &exact, const bool with_exact)
           : exact(exact)
+          , with_exact(with_exact)
       {
       }
 
@@ -108,15 +119,20 @@ namespace scorefp
         for (unsigned int q = 0; q < inputs.solution_values.size(); ++q)
           {
             const double p_h = inverse_c_d * inputs.solution_values[q];
-            const double p   = inverse_c_d * exact.value(inputs.evaluation_points[q]);
             computed[q](0)   = p_h;
-            computed[q](1)   = p;
-            computed[q](2)   = p_h - p;
+            if (with_exact)
+              {
+                const double p = inverse_c_d * exact.value(inputs.evaluation_points[q]);
+                computed[q](1) = p;
+                computed[q](2) = p_h - p;
+              }
           }
       }
 
       std::vector<std::string> get_names() const override
       {
+        if (!with_exact)
+          return {"density"};
         return {"density", "exact_density", "error"};
       }
 
@@ -124,7 +140,7 @@ namespace scorefp
       get_data_component_interpretation() const override
       {
         return std::vector<DataComponentInterpretation::DataComponentInterpretation>(
-            3, DataComponentInterpretation::component_is_scalar);
+            get_names().size(), DataComponentInterpretation::component_is_scalar);
       }
 
       UpdateFlags get_needed_update_flags() const override
@@ -134,6 +150,7 @@ namespace scorefp
 
     private:
       const ExactDensityFunction<dim> &exact;
+      const bool                       with_exact;
       double                           inverse_c_d = 1.0;
     };
 
@@ -424,8 +441,12 @@ namespace scorefp
       return control.last_step();
     }
 
-    /// Mass and relative L1, L2, Linf errors against the exact density: statistics.csv
-    /// columns, progress figures, the VTU fields and the result's error record.
+    /// Mass, relative L1, L2, Linf errors against the exact density, and the errors of
+    /// the mean and covariance against the forward moments m E X_0 and m^2 Cov X_0 + v I
+    /// (which every data set has, with or without a closed-form law): statistics.csv
+    /// columns, progress figures, the VTU fields and the result's error record. For data
+    /// without a closed-form law after the start (circles2) the density errors are absent
+    /// and the moments are the check.
     template <int dim, typename Backend>
     class DensityErrors : public RunPostprocessor<dim, Backend>
     {
@@ -433,28 +454,38 @@ namespace scorefp
       DensityErrors(FiniteElementRun<dim, Backend> &run, DensityRunResult &result)
           : run(run)
           , result(result)
-          , data_postprocessor(exact)
+          , with_law(run.has_law_at_outputs())
+          , data_postprocessor(exact, with_law)
       {
+        result.has_errors = with_law;
       }
 
       void evaluate(const double t) override;
 
       std::string statistics_header() const override
       {
-        return "mass,relative_L1,relative_L2,relative_Linf,";
+        return with_law ? "mass,relative_L1,relative_L2,relative_Linf,mean_error,covariance_error," :
+                          "mass,mean_error,covariance_error,";
       }
 
       void write_statistics(std::ostream &out) const override
       {
-        out << diagnostics.mass << "," << diagnostics.errors.l1 << "," << diagnostics.errors.l2
-            << "," << diagnostics.errors.linf << ",";
+        out << diagnostics.mass << ",";
+        if (with_law)
+          out << diagnostics.errors.l1 << "," << diagnostics.errors.l2 << ","
+              << diagnostics.errors.linf << ",";
+        out << diagnostics.moments.mean << "," << diagnostics.moments.covariance << ",";
       }
 
       std::string progress_figures() const override
       {
         std::ostringstream s;
-        s << "L2 error = " << std::setw(9) << std::setprecision(3) << diagnostics.errors.l2
-          << "  mass = " << std::setprecision(12) << diagnostics.mass;
+        if (with_law)
+          s << "L2 error = " << std::setw(9) << std::setprecision(3) << diagnostics.errors.l2;
+        else
+          s << "covariance error = " << std::setw(9) << std::setprecision(3)
+            << diagnostics.moments.covariance;
+        s << "  mass = " << std::setprecision(12) << diagnostics.mass;
         return s.str();
       }
 
@@ -465,7 +496,9 @@ namespace scorefp
         result.output_times.push_back(t);
         result.output_errors.push_back(diagnostics.errors);
         result.output_masses.push_back(diagnostics.mass);
+        result.output_moment_errors.push_back(diagnostics.moments);
         result.max_errors.take_maximum(diagnostics.errors);
+        result.max_moment_errors.take_maximum(diagnostics.moments);
       }
 
       void add_output_fields(DataOut<dim> &data_out, const double t) override
@@ -477,21 +510,27 @@ namespace scorefp
 
       void finish() override
       {
-        result.final_mass   = diagnostics.mass;
-        result.final_errors = diagnostics.errors;
+        result.final_mass          = diagnostics.mass;
+        result.final_errors        = diagnostics.errors;
+        result.final_moment_errors = diagnostics.moments;
       }
 
       std::string summary() const override
       {
         std::ostringstream s;
-        s << "final relative L2 error " << std::setprecision(3) << result.final_errors.l2
-          << ", max over output times " << result.max_errors.l2;
+        s << std::setprecision(3);
+        if (with_law)
+          s << "final relative L2 error " << result.final_errors.l2 << ", max over output times "
+            << result.max_errors.l2 << "; ";
+        s << "moments: max mean error " << result.max_moment_errors.mean
+          << ", max covariance error " << result.max_moment_errors.covariance;
         return s.str();
       }
 
     private:
       FiniteElementRun<dim, Backend> &run;
       DensityRunResult               &result;
+      const bool                      with_law;
       ExactDensityFunction<dim>       exact;
       DensityDataPostprocessor<dim>   data_postprocessor;
       DensityDiagnostics              diagnostics;
@@ -512,18 +551,29 @@ namespace scorefp
                               fe,
                               quadrature,
                               update_values | update_quadrature_points | update_JxW_values);
-      std::vector<double> numerical(quadrature.size()), exact_values(quadrature.size());
+      std::vector<double> numerical(quadrature.size()), exact_values(quadrature.size(), 0.0);
       double local[6]     = {0, 0, 0, 0, 0, 0}; // mass, exact mass, |e|_1, |e|_2^2, |p|_1, |p|_2^2
       double local_max[2] = {0, 0};             // |e|_inf, |p|_inf
+      // First and second moments of p_h in the mesh coordinates xi (x = c xi).
+      constexpr unsigned int n_moments = dim + dim * dim;
+      double                 local_moments[n_moments] = {};
       for (const auto &cell : run.dof_handler->active_cell_iterators())
         if (cell->is_locally_owned())
           {
             fe_values.reinit(cell);
             fe_values.get_function_values(ghosted, numerical);
-            exact.value_list(fe_values.get_quadrature_points(), exact_values);
+            if (with_law)
+              exact.value_list(fe_values.get_quadrature_points(), exact_values);
             for (unsigned int q = 0; q < quadrature.size(); ++q)
               {
                 const double JxW = fe_values.JxW(q);
+                const Point<dim> &xi = fe_values.quadrature_point(q);
+                for (unsigned int a = 0; a < dim; ++a)
+                  {
+                    local_moments[a] += xi[a] * numerical[q] * JxW;
+                    for (unsigned int b = 0; b < dim; ++b)
+                      local_moments[dim + a * dim + b] += xi[a] * xi[b] * numerical[q] * JxW;
+                  }
                 const double e   = numerical[q] - exact_values[q];
                 local[0] += numerical[q] * JxW;
                 local[1] += exact_values[q] * JxW;
@@ -541,12 +591,44 @@ namespace scorefp
       Utilities::MPI::max(ArrayView<const double>(local_max, 2),
                           run.communicator,
                           ArrayView<double>(global_max, 2));
+      double global_moments[n_moments];
+      Utilities::MPI::sum(ArrayView<const double>(local_moments, n_moments),
+                          run.communicator,
+                          ArrayView<double>(global_moments, n_moments));
       DensityDiagnostics &d = diagnostics;
       d.mass                = global[0];
       d.exact_mass          = global[1];
-      d.errors.l1           = global[2] / global[4];
-      d.errors.l2           = std::sqrt(global[3] / global[5]);
-      d.errors.linf         = global_max[0] / global_max[1];
+      const double nan      = std::numeric_limits<double>::quiet_NaN();
+      d.errors.l1           = with_law ? global[2] / global[4] : nan;
+      d.errors.l2           = with_law ? std::sqrt(global[3] / global[5]) : nan;
+      d.errors.linf         = with_law ? global_max[0] / global_max[1] : nan;
+
+      // Against the forward moments: mean m mu_0, covariance m^2 C_0 + v I, errors
+      // relative to the standard deviation sigma^2 = tr C / d (mean) and to sigma^2
+      // (covariance), maxima over the entries.
+      const double              c  = run.scaling->scale(t);
+      const double              m  = run.process->transition_mean_factor(t);
+      const double              v  = run.process->transition_variance(t);
+      const std::vector<double> mu = run.data->mean(), c0 = run.data->covariance();
+      double                    mean_h[dim], trace = 0.0;
+      for (unsigned int a = 0; a < dim; ++a)
+        {
+          mean_h[a] = c * global_moments[a] / d.mass;
+          trace += m * m * c0[a * dim + a] + v;
+        }
+      const double sigma2 = trace / dim;
+      d.moments           = MomentErrors();
+      for (unsigned int a = 0; a < dim; ++a)
+        {
+          d.moments.mean = std::max(d.moments.mean, std::abs(mean_h[a] - m * mu[a]) / std::sqrt(sigma2));
+          for (unsigned int b = 0; b < dim; ++b)
+            {
+              const double cov_h =
+                  c * c * global_moments[dim + a * dim + b] / d.mass - mean_h[a] * mean_h[b];
+              const double cov = m * m * c0[a * dim + b] + (a == b ? v : 0.0);
+              d.moments.covariance = std::max(d.moments.covariance, std::abs(cov_h - cov) / sigma2);
+            }
+        }
     }
 
     /// Output/Points file: the density at the user's points (original coordinates) at

@@ -12,6 +12,12 @@ namespace scorefp
     linf = std::max(linf, other.linf);
   }
 
+  void MomentErrors::take_maximum(const MomentErrors &other)
+  {
+    mean       = std::max(mean, other.mean);
+    covariance = std::max(covariance, other.covariance);
+  }
+
   void ScoreErrors::take_maximum(const ScoreErrors &other)
   {
     // NaN (an empty tail region) must not hide a number.

@@ -97,6 +97,11 @@ namespace scorefp
           "of the same name plus .json records the time they represent and how they were "
           "made.");
     b.add("Write CSV", write_csv, "Also write the samples as CSV (.csv).");
+    b.add("Memorisation radius",
+          memorisation_radius,
+          "Empirical data (Chen et al.): the samples' distances to the nearest training point "
+          "are reported, and the fraction within this radius delta (data units) as memorised.",
+          Patterns::Double(0));
   }
 
   void SchemeTableParameters::bind(ParameterBinder &b)

@@ -125,6 +125,12 @@ namespace scorefp
       }
 
       double scale() const { return c; }
+      /// Only the scale (data without a closed-form law at t: no field).
+      void set_scale(const double scale)
+      {
+        field.reset();
+        c = scale;
+      }
 
     private:
       const bool                    log_form;
@@ -141,10 +147,12 @@ namespace scorefp
     public:
       ScorePostprocessor(const LawFunction<dim> &exact,
                          const bool              log_form,
-                         const double            log_normalisation)
+                         const double            log_normalisation,
+                         const bool              with_law = true)
           : exact(exact)
           , log_form(log_form)
           , log_z(log_normalisation)
+          , with_law(with_law)
       {
       }
 
@@ -181,8 +189,10 @@ namespace scorefp
 
       std::vector<std::string> get_names() const override
       {
-        std::vector<std::string> names;
-        for (const std::string name : {"score", "exact_score", "score_error"})
+        std::vector<std::string> names(dim, "score");
+        if (!with_law)
+          return names;
+        for (const std::string name : {"exact_score", "score_error"})
           names.insert(names.end(), dim, name);
         names.push_back("exact_density");
         if (log_form)
@@ -197,7 +207,9 @@ namespace scorefp
       get_data_component_interpretation() const override
       {
         std::vector<DataComponentInterpretation::DataComponentInterpretation> kinds(
-            3 * dim, DataComponentInterpretation::component_is_part_of_vector);
+            (with_law ? 3 : 1) * dim, DataComponentInterpretation::component_is_part_of_vector);
+        if (!with_law)
+          return kinds;
         kinds.insert(
             kinds.end(), log_form ? 3 : 1, DataComponentInterpretation::component_is_scalar);
         return kinds;
@@ -216,8 +228,14 @@ namespace scorefp
                 std::vector<Vector<double>> &computed) const
       {
         const double         c   = exact.scale();
-        const Tensor<1, dim> s   = exact.score(xi) / c;
         const Tensor<1, dim> s_h = s_h_xi / c;
+        if (!with_law)
+          {
+            for (unsigned int j = 0; j < dim; ++j)
+              computed[q](j) = s_h[j];
+            return;
+          }
+        const Tensor<1, dim> s = exact.score(xi) / c;
         for (unsigned int j = 0; j < dim; ++j)
           {
             computed[q](j)           = s_h[j];
@@ -236,6 +254,7 @@ namespace scorefp
       const LawFunction<dim> &exact;
       const bool              log_form;
       const double            log_z;
+      const bool              with_law;
     };
 
     /// The largest threshold tau with int_{p >= tau} p >= fraction (the highest-
@@ -844,14 +863,18 @@ namespace scorefp
           , log_form(run.parameters.equation == Equation::log_density)
           , n_components(log_form ? 1 : dim)
           , fe(op.finite_element())
+          , with_law(run.has_law_at_outputs())
           , exact(log_form, 0.0, 1.0)
       {
+        result.has_errors = with_law;
       }
 
       void evaluate(const double t) override { diagnostics = compute(t); }
 
       std::string statistics_header() const override
       {
+        if (!with_law)
+          return "";
         return std::string("score_relative_L2,score_relative_L2_bulk,score_relative_L2_tail,"
                            "fisher_divergence,") +
                (log_form ? "normalisation,density_relative_L2," : "");
@@ -859,6 +882,8 @@ namespace scorefp
 
       void write_statistics(std::ostream &out) const override
       {
+        if (!with_law)
+          return;
         const Diagnostics &d = diagnostics;
         out << d.errors.l2 << "," << d.errors.l2_bulk << "," << d.errors.l2_tail << ","
             << d.errors.fisher << ",";
@@ -869,6 +894,8 @@ namespace scorefp
       std::string progress_figures() const override
       {
         std::ostringstream s;
+        if (!with_law)
+          return "";
         s << "score L2 error = " << std::setw(9) << std::setprecision(3) << diagnostics.errors.l2
           << "  Fisher = " << std::setw(9) << diagnostics.errors.fisher;
         if (log_form)
@@ -887,9 +914,12 @@ namespace scorefp
 
       void add_output_fields(DataOut<dim> &data_out, const double t) override
       {
-        exact.set(run.law(t), run.scaling->scale(t));
+        if (with_law)
+          exact.set(run.law(t), run.scaling->scale(t));
+        else
+          exact.set_scale(run.scaling->scale(t));
         data_postprocessor = std::make_unique<ScorePostprocessor<dim>>(
-            exact, log_form, std::log(diagnostics.normalisation));
+            exact, log_form, std::log(diagnostics.normalisation), with_law);
         data_out.add_data_vector(run.ghosted_solution(), *data_postprocessor);
       }
 
@@ -903,8 +933,11 @@ namespace scorefp
       std::string summary() const override
       {
         std::ostringstream s;
-        s << "final score relative L2 error " << std::setprecision(3) << result.final_errors.l2
-          << ", max over output times " << result.max_errors.l2;
+        if (!with_law)
+          s << "no closed-form law: see the companion density's score_density_difference";
+        else
+          s << "final score relative L2 error " << std::setprecision(3) << result.final_errors.l2
+            << ", max over output times " << result.max_errors.l2;
         return s.str();
       }
 
@@ -917,6 +950,7 @@ namespace scorefp
       const bool                               log_form;
       const unsigned int                       n_components;
       const FiniteElement<dim>                &fe;
+      const bool                               with_law;
       LawFunction<dim>                         exact;
       std::unique_ptr<ScorePostprocessor<dim>> data_postprocessor;
       Diagnostics                              diagnostics;
@@ -927,6 +961,13 @@ namespace scorefp
     ScoreErrorReport<dim, Backend>::compute(const double t)
     {
       TimerOutput::Scope scope(run.timer, "errors");
+      if (!with_law)
+        {
+          const double nan = std::numeric_limits<double>::quiet_NaN();
+          Diagnostics  d;
+          d.errors = ScoreErrors{nan, nan, nan, nan};
+          return d;
+        }
       // One pass over the cells keeps, per quadrature point, what the error norms need;
       // the bulk and tail regions are then found from the exact density.
       const double c = run.scaling->scale(t);
@@ -1291,7 +1332,13 @@ namespace scorefp
       AssertThrow(output_index < density.times.size() &&
                       std::abs(density.times[output_index] - t) < 1e-12 * (1 + std::abs(t)),
                   ExcMessage("The density snapshots do not match the score output times."));
-      exact.set(run.law(t), run.scaling->scale(t));
+      // Without a closed-form law (circles2) the density p_h weighs the comparison and
+      // the errors against the exact score are NaN; the difference s_h - grad p_h / p_h
+      // remains: the agreement of the two equations.
+      const bool   with_law = run.has_law(t);
+      const double nan      = std::numeric_limits<double>::quiet_NaN();
+      if (with_law)
+        exact.set(run.law(t), run.scaling->scale(t));
       const VectorType &ghosted = run.ghosted_solution();
       const auto        &density_dofs = *density.dof_handler;
       const auto        &q_h          = density.densities[output_index];
@@ -1321,6 +1368,8 @@ namespace scorefp
       // |e_quotient|^2, |s_h - quotient|^2 (quotient undefined: -1), |s|^2.
       std::vector<std::array<double, 7>> points;
       double                             local_residual[2] = {0, 0};
+      // p-weighted |s_h - grad p_h / p_h|^2 and |grad p_h / p_h|^2 (original coordinates).
+      double local_difference[2] = {0, 0};
       quotient_residual_field.reinit(run.triangulation->n_active_cells());
       for (const auto &cell : run.dof_handler->active_cell_iterators())
         if (cell->is_locally_owned())
@@ -1342,15 +1391,17 @@ namespace scorefp
             for (unsigned int q = 0; q < nq; ++q)
               {
                 const Point<dim>    &xi   = density_values.quadrature_point(q);
-                const double         q_ex = exact.density(xi);
-                const Tensor<1, dim> s    = exact.score(xi);
+                const double         q_ex = with_law ? exact.density(xi) : std::max(p_values[q], 0.0);
+                Tensor<1, dim>       s;
+                if (with_law)
+                  s = exact.score(xi);
                 Tensor<1, dim>       s_h;
                 for (unsigned int k = 0; k < dim; ++k)
                   s_h[k] = log_form ? s_gradients[q][0][k] : s_values[q](k);
                 std::array<double, 7> record = {{c * xi.norm(),
                                                  q_ex / std::pow(c, dim),
                                                  density_values.JxW(q) * std::pow(c, dim),
-                                                 (s_h - s).norm_square() / (c * c),
+                                                 with_law ? (s_h - s).norm_square() / (c * c) : nan,
                                                  -1.0,
                                                  -1.0,
                                                  s.norm_square() / (c * c)}};
@@ -1381,8 +1432,11 @@ namespace scorefp
                     jet.s_t             = p_rate_gradients[q] / P - p_rates[q] * gP / (P * P);
                     jet.u_t             = p_rates[q] / P;
                     jet.laplace_u       = laplace / P - gP.norm_square() / (P * P);
-                    record[4]           = (jet.s - s).norm_square() / (c * c);
+                    // Without a law: 0 keeps the point marked 'quotient defined'.
+                    record[4]           = with_law ? (jet.s - s).norm_square() / (c * c) : 0.0;
                     record[5]           = (s_h - jet.s).norm_square() / (c * c);
+                    local_difference[0] += q_ex * density_values.JxW(q) * record[5];
+                    local_difference[1] += q_ex * density_values.JxW(q) * jet.s.norm_square() / (c * c);
                     const double weight = q_ex * density_values.JxW(q);
                     const double r2     = score_residual(jet, xi, a, G).norm_square();
                     local_residual[0] += weight * r2;
@@ -1441,7 +1495,13 @@ namespace scorefp
       double global[9];
       Utilities::MPI::sum(
           ArrayView<const double>(local, 9), run.communicator, ArrayView<double>(global, 9));
-      result.quotient_errors.push_back(score_errors(global + 2, global[8]));
+      result.quotient_errors.push_back(with_law ? score_errors(global + 2, global[8]) :
+                                                  ScoreErrors{nan, nan, nan, nan});
+      double difference[2];
+      Utilities::MPI::sum(ArrayView<const double>(local_difference, 2),
+                          run.communicator,
+                          ArrayView<double>(difference, 2));
+      result.score_density_differences.push_back(std::sqrt(difference[0] / difference[1]));
       ResidualNorms quotient_residuals;
       if (degree >= 3)
         quotient_residuals.score_form = std::sqrt(global[0]) / c;
@@ -1488,7 +1548,7 @@ namespace scorefp
           shell.rms_score_error      = shell_sum[6 * k + 4] > 0
                                            ? std::sqrt(shell_sum[6 * k + 1] / shell_sum[6 * k + 4])
                                            : nan;
-          shell.rms_quotient_error   = volume > 0 ? std::sqrt(shell_sum[6 * k + 2] / volume) : nan;
+          shell.rms_quotient_error   = volume > 0 && with_law ? std::sqrt(shell_sum[6 * k + 2] / volume) : nan;
           shell.rms_difference       = volume > 0 ? std::sqrt(shell_sum[6 * k + 3] / volume) : nan;
           shell.n_quotient_undefined = static_cast<unsigned int>(shell_sum[6 * k + 5]);
         }
@@ -1559,6 +1619,21 @@ namespace scorefp
                        "impose boundary values on the stages and need a method whose last "
                        "stage is the new solution.");
 
+    // Data without a closed-form law after the start (circles2): the score equation
+    // with the Gaussian far field, checked against its companion density.
+    const double T        = skeleton.process->final_time;
+    const bool   with_law = skeleton.has_law_at_outputs() && skeleton.has_law(T);
+    if (!with_law)
+      {
+        const double v = skeleton.process->transition_variance(T);
+        if (log_form)
+          throw InputError(skeleton.data->no_closed_form(
+              T, v, "the log-density equation needs one; solve Equation = score"));
+        if (score_parameters.boundary_condition != ScoreParameters::BoundaryData::gaussian)
+          throw InputError(skeleton.data->no_closed_form(
+              T, v, "the score's boundary data must be Score/Boundary condition = gaussian (the far field)"));
+      }
+
     ScoreRunResult              result;
     ScoreOperator<dim, Backend> op(skeleton, score_parameters);
     skeleton.set_operator(op);
@@ -1566,11 +1641,14 @@ namespace scorefp
     ScoreErrorReport<dim, Backend> errors(skeleton, op, score_parameters, result);
     Residuals<dim, Backend>        residuals(skeleton, op, score_parameters, result);
     skeleton.add_postprocessor(errors);
-    skeleton.add_postprocessor(residuals);
-    // A reference file of a score run takes its density from the companion solve.
+    // The residuals are weighted by the exact density.
+    if (with_law)
+      skeleton.add_postprocessor(residuals);
+    // A reference file of a score run takes its density from the companion solve, and
+    // without a law the companion density is the check.
     std::unique_ptr<CompanionDensity<dim, Backend>> companion;
     std::unique_ptr<ScoreWriter<dim, Backend>>      writer;
-    if (score_parameters.companion_density || (!log_form && reference))
+    if (score_parameters.companion_density || (!log_form && reference) || !with_law)
       {
         companion =
             std::make_unique<CompanionDensity<dim, Backend>>(skeleton, op, score_parameters, result);

@@ -1,5 +1,6 @@
 // Sampler/Score = exact: the closed-form score of the data's forward law (MATH.md
 // section 5).
+#include <scorefp/core/input_error.h>
 #include <scorefp/score_source/score_source.h>
 
 #include <vector>
@@ -53,6 +54,14 @@ namespace scorefp
       bool                        closed_form() const override { return true; }
       std::unique_ptr<ScoreModel> create(const ScoreSourceContext &c) const override
       {
+        const double T = c.process.final_time;
+        if (!c.data.has_closed_form(c.process.transition_mean_factor(T),
+                                    c.process.transition_variance(T)))
+          throw InputError(c.data.no_closed_form(
+              T,
+              c.process.transition_variance(T),
+              "Score = exact needs one; use Score = reference file with a reference of "
+              "Task = solve"));
         return exact_score(c.process, c.data);
       }
     };

@@ -9,6 +9,7 @@
 #include <scorefp/sampling/sampling.h>
 #include <scorefp/checker/statistics.h>
 
+#include "data/empirical_law.h"
 #include "tasks/task_output.h"
 #include <scorefp/time_integration/time_loop.h>
 
@@ -24,12 +25,51 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace scorefp
 {
   namespace
   {
+    /// Chen et al.'s memorisation measure of samples of empirical data: the distance of
+    /// each sample to its nearest training point (k-d tree), reduced over the ranks.
+    struct Memorisation
+    {
+      double fraction = 0.0, median = 0.0, mean = 0.0;
+    };
+
+    Memorisation memorised(const EmpiricalPoints     &training,
+                           const std::vector<double> &x,
+                           const double               radius,
+                           const MPI_Comm             communicator)
+    {
+      const unsigned int  d = training.dimension();
+      std::vector<double> distances(x.size() / d);
+      for (std::size_t i = 0; i < distances.size(); ++i)
+        {
+          double squared = 0.0;
+          training.nearest(&x[i * d], squared);
+          distances[i] = std::sqrt(squared);
+        }
+      std::vector<double> all;
+      for (const auto &part : dealii::Utilities::MPI::all_gather(communicator, distances))
+        all.insert(all.end(), part.begin(), part.end());
+      Memorisation m;
+      if (all.empty())
+        return m;
+      for (const double r : all)
+        {
+          m.fraction += r <= radius ? 1.0 : 0.0;
+          m.mean += r;
+        }
+      m.fraction /= all.size();
+      m.mean /= all.size();
+      std::nth_element(all.begin(), all.begin() + all.size() / 2, all.end());
+      m.median = all[all.size() / 2];
+      return m;
+    }
+
     /// The eigenvalues of Cov X_0, without forming Cov for the high-dimensional
     /// diagonal Gaussian.
     std::vector<double> covariance_spectrum(const DataDistribution &data)
@@ -189,6 +229,11 @@ namespace scorefp
     DiagonalLaw gaussian_data;
     const bool  exact_known = sp.score_source->closed_form() && settings.scheme->fixed_steps() &&
                              data->diagonal_gaussian(gaussian_data.mean, gaussian_data.variance);
+    const std::optional<Memorisation> memorisation =
+        data->empirical_points() ?
+            std::optional<Memorisation>(
+                memorised(*data->empirical_points(), x, sp.memorisation_radius, communicator)) :
+            std::nullopt;
     double w2_data = 0.0, w2_target = 0.0, w2_empirical = 0.0;
     if (exact_known)
       {
@@ -231,6 +276,12 @@ namespace scorefp
               double(sp.n_particles) * sp.n_steps / std::max(sample_seconds, 1e-9);
           json["mean"]     = empirical.mean;
           json["variance"] = empirical.variance;
+          if (memorisation)
+            json["memorisation"] = Json{{"training_points", data->empirical_points()->size()},
+                                        {"radius", sp.memorisation_radius},
+                                        {"fraction_within_radius", memorisation->fraction},
+                                        {"median_nearest_distance", memorisation->median},
+                                        {"mean_nearest_distance", memorisation->mean}};
           if (exact_known)
             json["exact_law"] = Json{{"w2_to_data", w2_data},
                                      {"w2_to_p_epsilon", w2_target},
@@ -248,6 +299,12 @@ namespace scorefp
             << format(w2_data, 6) << ", W2 to p_epsilon " << format(w2_target, 6)
             << "; the samples' mean and variance are " << format(w2_empirical, 3)
             << " from it (W2 of the moment-matched Gaussians).\n";
+    if (memorisation)
+      pcout << "Memorisation: " << format(100.0 * memorisation->fraction, 4) << "% of the samples lie "
+            << "within " << sp.memorisation_radius << " of one of the "
+            << data->empirical_points()->size() << " training points; nearest training point at "
+            << "median distance " << format(memorisation->median, 4) << ", mean "
+            << format(memorisation->mean, 4) << ".\n";
     pcout << "Samples in " << file << " (time " << sp.early_stopping << ", metadata in " << file
           << ".json)\n";
   }

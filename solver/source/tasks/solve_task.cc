@@ -32,6 +32,11 @@ namespace scorefp
       return json;
     }
 
+    Json moments_json(const MomentErrors &e)
+    {
+      return {{"mean", e.mean}, {"covariance", e.covariance}};
+    }
+
     Json residuals_json(const ResidualNorms &r)
     {
       Json json;
@@ -67,15 +72,23 @@ namespace scorefp
       json["preconditioner_builds"] = r.n_preconditioner_builds;
       json["initial_mass"]          = r.initial_mass;
       json["mass"]                  = r.final_mass;
-      json["errors"]["final"]                 = errors_json(r.final_errors);
-      json["errors"]["max_over_output_times"] = errors_json(r.max_errors);
-      json["outputs"]                         = Json::array();
+      // Without a closed-form law (circles2) there are no errors, only the moments.
+      if (r.has_errors)
+        {
+          json["errors"]["final"]                 = errors_json(r.final_errors);
+          json["errors"]["max_over_output_times"] = errors_json(r.max_errors);
+        }
+      json["moment_errors"]["final"]                 = moments_json(r.final_moment_errors);
+      json["moment_errors"]["max_over_output_times"] = moments_json(r.max_moment_errors);
+      json["outputs"]                                = Json::array();
       for (unsigned int i = 0; i < r.output_times.size(); ++i)
         {
           Json output;
-          output["time"]   = r.output_times[i];
-          output["mass"]   = r.output_masses[i];
-          output["errors"] = errors_json(r.output_errors[i]);
+          output["time"] = r.output_times[i];
+          output["mass"] = r.output_masses[i];
+          if (r.has_errors)
+            output["errors"] = errors_json(r.output_errors[i]);
+          output["moment_errors"] = moments_json(r.output_moment_errors[i]);
           json["outputs"].push_back(output);
         }
     }
@@ -86,8 +99,11 @@ namespace scorefp
       json["boundary_condition"]              = r.boundary_condition;
       json["newton_iterations"]               = r.newton_iterations;
       json["jacobians"]                       = r.n_jacobians;
-      json["errors"]["final"]                 = errors_json(r.final_errors);
-      json["errors"]["max_over_output_times"] = errors_json(r.max_errors);
+      if (r.has_errors)
+        {
+          json["errors"]["final"]                 = errors_json(r.final_errors);
+          json["errors"]["max_over_output_times"] = errors_json(r.max_errors);
+        }
       if (r.equation == Equation::log_density)
         {
           json["normalisation"]                           = r.normalisation;
@@ -98,10 +114,13 @@ namespace scorefp
       for (unsigned int i = 0; i < r.output_times.size(); ++i)
         {
           Json output;
-          output["time"]   = r.output_times[i];
-          output["errors"] = errors_json(r.output_errors[i]);
-          if (i < r.quotient_errors.size())
+          output["time"] = r.output_times[i];
+          if (r.has_errors)
+            output["errors"] = errors_json(r.output_errors[i]);
+          if (i < r.quotient_errors.size() && r.has_errors)
             output["density_quotient_errors"] = errors_json(r.quotient_errors[i]);
+          if (i < r.score_density_differences.size())
+            output["score_density_difference"] = r.score_density_differences[i];
           for (const auto &residual : r.residuals)
             if (residual.time == r.output_times[i])
               {
@@ -140,11 +159,17 @@ namespace scorefp
     /// The final-time errors a convergence table shows for each kind of run.
     Columns error_columns(const DensityRunResult &r)
     {
+      if (!r.has_errors)
+        return {{"mean", r.final_moment_errors.mean},
+                {"covariance", r.final_moment_errors.covariance}};
       return {{"L1", r.final_errors.l1}, {"L2", r.final_errors.l2}, {"Linf", r.final_errors.linf}};
     }
 
     Columns error_columns(const ScoreRunResult &r)
     {
+      if (!r.has_errors)
+        return {{"score_density_difference",
+                 r.score_density_differences.empty() ? 0.0 : r.score_density_differences.back()}};
       Columns columns = {{"L2", r.final_errors.l2},
                          {"L2_bulk", r.final_errors.l2_bulk},
                          {"Fisher", r.final_errors.fisher}};

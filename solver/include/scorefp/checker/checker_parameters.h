@@ -27,6 +27,10 @@ namespace scorefp
     };
 
     std::string        samples_file;
+    /// > 0: check this many exact draws of p_t (m X_0 + sqrt(v) Z of Process and Initial
+    /// data) instead of a samples file: the verification of a reference where p_t has
+    /// no closed form.
+    unsigned long long exact_draws = 0;
     double             time      = -1.0; // < 0: the time recorded next to the samples
     Reference          reference = Reference::closed_form;
     std::string        reference_file;

@@ -13,6 +13,7 @@
 namespace scorefp
 {
   class ParameterBinder;
+  class EmpiricalPoints;
 
   /// Section Initial data: the data set chosen by Type (a name of DataRegistry, see
   /// data/data_set.h; one file per data set in source/data/), the smoothing common to all
@@ -83,8 +84,17 @@ namespace scorefp
     virtual ~DataDistribution()            = default;
     virtual unsigned int dimension() const = 0;
     /// The law of m X_0 + sqrt(v) Z, Z ~ N(0, I): the forward law at time t with
-    /// m = m(t), v = v(t). v = 0 gives the data density itself (scaled by m).
+    /// m = m(t), v = v(t). v = 0 gives the data density itself (scaled by m). Throws
+    /// InputError where has_closed_form(m, v) is false.
     virtual std::unique_ptr<DensityField> transported(const double m, const double v) const = 0;
+    /// True if transported(m, v) exists in closed form. Not every data set has one:
+    /// circles2 has a density at v = 0 only (its p_t is what the solvers compute), an
+    /// empirical set only for v > 0 (at v = 0 it is a sum of Dirac masses). Exact
+    /// draws (sample_transported) and the moments exist for every data set.
+    virtual bool has_closed_form(const double m, const double v) const;
+    /// The sentence of a caller that needs transported(m, v) where there is none:
+    /// "<description> has no closed-form law at t = <t> (<why>); <remedy>."
+    std::string no_closed_form(const double t, const double v, const std::string &remedy) const;
     /// sqrt(E|X_0|^2 / d): the data scale c0 of the scaled coordinates.
     virtual double      scale() const       = 0;
     virtual std::string description() const = 0;
@@ -98,6 +108,10 @@ namespace scorefp
     /// far-field score of the law of m X_0 + sqrt(v) Z. Throws InputError if that
     /// covariance is singular.
     std::unique_ptr<DensityField> moment_matched(const double m, const double v) const;
+
+    /// The points of an empirical data set with their search index (nullptr for the
+    /// others): the training set against which outputs are checked for memorisation.
+    virtual std::shared_ptr<const EmpiricalPoints> empirical_points() const { return nullptr; }
 
     /// One exact draw X_0 ~ p0 into x[0..d), from the caller's generator.
     virtual void sample(CounterRng &rng, double *x) const = 0;

@@ -17,11 +17,22 @@ namespace scorefp
     void   take_maximum(const ErrorNorms &other);
   };
 
+  /// Errors of the mean and covariance of p_h (normalised by its mass) against the
+  /// forward moments m E X_0 and m^2 Cov X_0 + v I, which every data set has in closed
+  /// form: max |mean_h - mean| / sigma and max |C_h - C| / sigma^2 over the entries,
+  /// sigma^2 = tr C / d.
+  struct MomentErrors
+  {
+    double mean = 0.0, covariance = 0.0;
+    void   take_maximum(const MomentErrors &other);
+  };
+
   struct DensityDiagnostics
   {
-    double     mass       = 0.0; // integral of p_h over the domain
-    double     exact_mass = 0.0;
-    ErrorNorms errors;
+    double       mass       = 0.0; // integral of p_h over the domain
+    double       exact_mass = 0.0;
+    ErrorNorms   errors;
+    MomentErrors moments;
   };
 
   /// What every run reports about itself: the case, the discretisation, the cost.
@@ -41,7 +52,12 @@ namespace scorefp
   struct DensityRunResult : RunRecord
   {
     double       initial_mass = 0.0, final_mass = 0.0;
+    /// False when the data set has no closed-form law at the output times (circles2):
+    /// the errors are NaN and only the moments and mass are checks.
+    bool         has_errors = true;
     ErrorNorms   final_errors, max_errors; // max over output times
+    MomentErrors final_moment_errors, max_moment_errors;
+    std::vector<MomentErrors> output_moment_errors;
     unsigned int n_preconditioner_builds = 0;
     /// Output times with the solution's errors there.
     std::vector<double>     output_times;
@@ -97,6 +113,9 @@ namespace scorefp
     unsigned long long newton_iterations = 0;
     unsigned int       n_jacobians       = 0;
 
+    /// False when the data set has no closed-form law at the output times (circles2):
+    /// the errors are NaN and the companion density is the check.
+    bool        has_errors = true;
     ScoreErrors final_errors, max_errors;
     /// Log-density form only: p_h = e^u / Z against the exact density, and Z.
     ErrorNorms final_density_errors, max_density_errors;
@@ -106,6 +125,10 @@ namespace scorefp
     std::vector<ScoreErrors> output_errors;
     /// With a companion density solve: errors of grad p_h / p_h at the output times.
     std::vector<ScoreErrors>            quotient_errors;
+    /// With a companion density: the p_h-weighted relative L2 difference between the
+    /// score s_h and grad p_h / p_h at the output times, the agreement of the score and
+    /// density equations (the check of data without a closed-form law).
+    std::vector<double>                 score_density_differences;
     std::vector<ResidualReport>         residuals;
     std::vector<std::vector<TailShell>> tail_shells; // per output time (companion runs)
   };

@@ -197,6 +197,11 @@ namespace scorefp
     const VectorType &ghosted_solution();
     /// The exact law p_t = law of m(t) X_0 + sqrt(v(t)) Z (original coordinates).
     std::unique_ptr<DensityField> law(const double t) const;
+    /// True if the data set has a closed-form law at t (see DataDistribution::
+    /// has_closed_form): circles2 has none after t = 0, empirical data none at t = 0.
+    bool has_law(const double t) const;
+    /// True if has_law() at every output time: errors against the exact law exist.
+    bool has_law_at_outputs() const;
     bool                          is_root() const;
 
     // What operators and postprocessors share (read-only for them, except the timer).
@@ -226,6 +231,7 @@ namespace scorefp
   private:
     void setup();
     void check_domain_holds_the_law();
+    double exact_draws_in_domain(const double t) const;
     void open_statistics();
     void write_statistics_row(const unsigned int step,
                               const double       t,

@@ -38,6 +38,9 @@ namespace scorefp
     double             early_stopping = 1e-3; // the samples represent p at this time
     Start              start          = Start::prior;
     unsigned long long n_particles    = 10000;
+    /// Empirical data: outputs within this distance of a training point count as
+    /// memorised (Chen et al.).
+    double memorisation_radius = 0.05;
     unsigned long long seed           = 1;
     std::string        score          = "exact"; // a member of ScoreSourceRegistry
     /// The selected score source with its own entries, made while parsing (it reads
