@@ -274,11 +274,11 @@ def mean_factor_and_variance(process, t):
 
 
 def transition(process, t):
-    """The law of X_t given X_{t0} for data placed at the start time t0:
-    N(m X_{t0}, v I) with (m, v) returned here (``process``: ``Reference.process``,
-    or the Reference)."""
+    """The law of X_t given X_{t0} for data placed at the data time t0 (Process/Data
+    time, else the start time): N(m X_{t0}, v I) with (m, v) returned here
+    (``process``: ``Reference.process``, or the Reference)."""
     entries = _process_entries(process)
-    t0 = float(entries.get("Start time", "0"))
+    t0 = float(entries.get("Data time", entries.get("Start time", "0")))
     m, v = mean_factor_and_variance(entries, t)
     m0, v0 = mean_factor_and_variance(entries, t0)
     ratio = m / m0

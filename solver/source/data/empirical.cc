@@ -95,7 +95,7 @@ namespace scorefp
       std::unique_ptr<DensityField> transported(const double m, const double v) const override
       {
         if (!has_closed_form(m, v))
-          throw InputError(no_closed_form(0.0, 0.0, "start at a time > 0 or set a Bandwidth"));
+          throw InputError(no_closed_form(0.0, 0.0, "place the data before the start (Process/Data time) or set a Bandwidth"));
         return std::make_unique<EmpiricalMixture>(points, m, v + m * m * h * h);
       }
 

@@ -293,8 +293,9 @@ namespace scorefp
       throw InputError(data->no_closed_form(
           process->start_time,
           process->transition_variance(process->start_time),
-          "a finite-element run starts from a density: set Process/Start time > 0 or a "
-          "positive Initial data/Bandwidth or Smoothing variance"));
+          "a finite-element run starts from a density: place the data before the start "
+          "(Process/Data time < Start time) or smooth them (Initial data/Bandwidth or "
+          "Smoothing variance)"));
     setup();
     check_domain_holds_the_law();
     for (auto *p : postprocessors)

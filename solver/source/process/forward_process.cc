@@ -11,14 +11,14 @@ namespace scorefp
 {
   double ForwardProcess::transition_mean_factor(const double t) const
   {
-    return mean_factor(t) / mean_factor(start_time);
+    return mean_factor(t) / mean_factor(data_time);
   }
 
   double ForwardProcess::transition_variance(const double t) const
   {
     // X_t = (m(t)/m(t0)) X_t0 + noise, so v(t) = (m(t)/m(t0))^2 v(t0) + v_{t0->t}.
     const double ratio = transition_mean_factor(t);
-    return std::max(0.0, variance(t) - ratio * ratio * variance(start_time));
+    return std::max(0.0, variance(t) - ratio * ratio * variance(data_time));
   }
 
   bool ForwardProcess::diffusion_is_twice_drift_rate() const

@@ -39,6 +39,9 @@ namespace scorefp
           {"Type", p.type},
           {"Start time", format_number(p.start_time)},
           {"Final time", format_number(p.final_time)}};
+      // Only when set: files written before the entry existed read back unchanged.
+      if (p.data_time >= 0.0)
+        result.emplace_back("Data time", format_number(p.data_time));
       result.insert(result.end(), p.settings.begin(), p.settings.end());
       return result;
     }
@@ -60,6 +63,26 @@ namespace scorefp
           final_time,
           "Final time T (for EDM, T is the final noise level sigma_max).",
           Patterns::Double(0));
+    std::string data_time_text = data_time < 0 ? "start" : format_number(data_time);
+    b.add("Data time",
+          data_time_text,
+          "Time at which the data distribution is placed, between 0 and Start time; 'start' "
+          "(the default): the Start time. A later Start time starts the run from the data's "
+          "forward law there: how finite-element runs of empirical data (point masses at "
+          "their own time) start from the mixture (1/N) sum N(m y_i, v I).");
+    if (b.parsing())
+      {
+        if (data_time_text == "start")
+          data_time = -1.0;
+        else
+          {
+            const std::vector<double> value = parse_number_list(data_time_text, b.path("Data time"));
+            b.require(value.size() == 1 && value[0] >= 0.0,
+                      b.path("Data time") + " must be 'start' or one number >= 0 (got '" +
+                          data_time_text + "').");
+            data_time = value[0];
+          }
+      }
     if (b.declaring())
       registry.bind_all(b);
     else
@@ -129,8 +152,12 @@ namespace scorefp
       throw InputError("Process/Final time must be larger than Process/Start time (got " +
                        std::to_string(p.final_time) + " <= " + std::to_string(p.start_time) +
                        ").");
+    if (p.data_time > p.start_time)
+      throw InputError("Process/Data time must not exceed Process/Start time (got " +
+                       std::to_string(p.data_time) + " > " + std::to_string(p.start_time) + ").");
     process->start_time = p.start_time;
     process->final_time = p.final_time;
+    process->data_time  = p.data_time < 0.0 ? p.start_time : p.data_time;
     return process;
   }
 } // namespace scorefp

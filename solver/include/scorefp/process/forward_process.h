@@ -22,6 +22,11 @@ namespace scorefp
     std::string type       = "VP";
     double      start_time = 0.0;
     double      final_time = 1.0;
+    /// The time the data distribution is placed at, 0 <= data time <= start time
+    /// (Data time); negative: the start time itself (the default). A run that starts
+    /// after the data (empirical data, whose law at its own time is a sum of point
+    /// masses) starts from their forward law at the start time.
+    double data_time = -1.0;
     /// The selected process's own entries ("beta max" -> "20", keys relative to section
     /// Process) as the parameter file gave or defaulted them. The process parses them
     /// again when it is created (create_process()); entries it does not read are
@@ -80,13 +85,15 @@ namespace scorefp
     /// at the two ends and the midpoint to a relative 1e-12.
     bool diffusion_is_twice_drift_rate() const;
 
-    /// The law of X_t given X_{t0} = x0 for data placed at the start time t0:
+    /// The law of X_t given X_{t0} = x0 for data placed at the data time t0 (the start
+    /// time unless Process/Data time says otherwise):
     /// N(transition_mean_factor(t) x0, transition_variance(t) I).
     double transition_mean_factor(const double t) const;
     double transition_variance(const double t) const;
 
     double start_time = 0.0;
     double final_time = 1.0;
+    double data_time  = 0.0;
   };
 
   /// Build the process p.type names (a member of ProcessRegistry) from its entries;
