@@ -65,8 +65,8 @@ def finite_element_score(n_points, options):
     """The score FPE of the training set smoothed with Scott's bandwidth: the reference file."""
     directory = os.path.join(options.out, "fe-score-n%d" % n_points)
     _run(["Task=solve", "Equation=score", "Initial data/Number of points=%d" % n_points,
-          "Initial data/Bandwidth=scott", "Mesh/Geometry=box", "Mesh/Box lower corner=-5",
-          "Mesh/Box upper corner=5", "Mesh/Coarse subdivisions=8",
+          "Initial data/Bandwidth=scott", "Mesh/Geometry=box", "Mesh/Box lower corner=-8",
+          "Mesh/Box upper corner=8", "Mesh/Coarse subdivisions=8",
           "Mesh/Refinement levels=%d" % options.fe_level, "Discretization/Polynomial degree=3",
           "Time stepping/Tolerance=1e-4", "Output/Write VTU=false",
           "Output/Output times=%s" % ", ".join("%g" % e for e in sorted(EPSILONS) + [1.0]),
@@ -99,7 +99,7 @@ def main():
     parser.add_argument("--particles", type=int, default=2000)
     parser.add_argument("--fe-level", type=int, default=3,
                         help="refinement level of the finite-element score (8 x 2^level cells "
-                             "per axis of [-5, 5]^2, Q3; default 3)")
+                             "per axis of [-8, 8]^2, Q3; default 3)")
     parser.add_argument("--quick", action="store_true",
                         help="N = 10, 100 at three eps, 500 particles, no finite-element rows")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per scorefp run")
