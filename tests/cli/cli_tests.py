@@ -243,6 +243,12 @@ def bad_input():
                                                 "--set", "Checker/Exact draws=100",
                                                 "--set", "Checker/Time=0.5"],
              r"circles2.*Reference = file"),
+            ("circles2 reverse-time laws", ["--set", "Task=reverse law",
+                                            "--set", "Initial data/Type=circles2"],
+             r"circles2.*no closed-form law"),
+            ("data time after the start", ["--set", "Process/Data time=0.5",
+                                           "--set", "Process/Start time=0.1"],
+             r"Process/Data time"),
         ]
         for index, (what, overrides, pattern) in enumerate(data_cases):
             out = os.path.join(directory, "data%d" % index)

@@ -238,8 +238,10 @@ namespace scorefp
           check_mesh_dimension(p, "likelihood with Points = quadrature cloud");
         check_score_defined(p);
         p.sampler.score_source->check();
-        create_process(p.process);
-        create_data(p.data, p.dimension);
+        const auto process = create_process(p.process);
+        const auto data    = create_data(p.data, p.dimension);
+        require_closed_forms(
+            *process, *data, {p.likelihood.time, process->final_time}, false, "Task = likelihood");
       }
 
       int run(const Parameters               &p,

@@ -795,8 +795,13 @@ namespace scorefp
         if (!p.output.points_file.empty())
           throw InputError("Output/Points file is not read by Task = reverse law; use Reverse "
                            "law/Points file.");
-        create_process(p.process);
-        create_data(p.data, p.dimension);
+        const auto process = create_process(p.process);
+        const auto data    = create_data(p.data, p.dimension);
+        require_closed_forms(*process,
+                             *data,
+                             {p.sampler.early_stopping, process->final_time},
+                             true,
+                             "Task = reverse law");
       }
 
       int run(const Parameters               &p,

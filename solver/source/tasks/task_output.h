@@ -65,6 +65,23 @@ namespace scorefp
   }
 
   /// Tasks on finite-element meshes need 1, 2 or 3 dimensions.
+  /// Tasks that compare with the exact law at given times (and with the data p_0 when
+  /// with_data): InputError, one sentence, where the data set has no closed form there
+  /// (circles2 after t = 0, unsmoothed empirical data at the data time).
+  inline void require_closed_forms(const ForwardProcess     &process,
+                                   const DataDistribution   &data,
+                                   const std::vector<double> &times,
+                                   const bool                 with_data,
+                                   const std::string         &task)
+  {
+    const std::string remedy = task + " compares with it";
+    if (with_data && !data.has_closed_form(1.0, 0.0))
+      throw InputError(data.no_closed_form(process.data_time, 0.0, remedy));
+    for (const double t : times)
+      if (!data.has_closed_form(process.transition_mean_factor(t), process.transition_variance(t)))
+        throw InputError(data.no_closed_form(t, process.transition_variance(t), remedy));
+  }
+
   inline void check_mesh_dimension(const Parameters &p, const std::string &task)
   {
     if (p.dimension > 3)
