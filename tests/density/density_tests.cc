@@ -320,8 +320,8 @@ TEST(Skeleton, StatisticsRowsAndOutputRecord)
   std::string   line;
   ASSERT_TRUE(std::getline(statistics, line));
   EXPECT_EQ(line,
-            "step,time,dt,mass,relative_L1,relative_L2,relative_Linf,linear_iterations,"
-            "wall_seconds");
+            "step,time,dt,mass,relative_L1,relative_L2,relative_Linf,mean_error,covariance_error,"
+            "linear_iterations,wall_seconds");
   unsigned int rows = 0;
   while (std::getline(statistics, line))
     ++rows;
