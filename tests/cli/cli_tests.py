@@ -347,6 +347,12 @@ def score_cases():
             check(result.returncode == 0, case + " runs (stderr: %s)" % result.stderr[-300:])
             if result.returncode == 0:
                 summary = json.load(open(os.path.join(out, "summary.json")))
+                if "errors" not in summary:
+                    # No closed-form law (circles2): the companion density is the check.
+                    difference = summary["outputs"][-1]["score_density_difference"]
+                    check(difference < 5e-2, case + ": final difference to grad p_h / p_h %.3g "
+                          "< 5e-2" % difference)
+                    continue
                 error = summary["errors"]["final"]["relative_L2"]
                 check(error < 5e-2, case + ": final score error %.3g < 5e-2" % error)
 
