@@ -188,6 +188,18 @@ BAD_INPUT = [
 ]
 
 
+def expect_rejected(what, args, out, pattern):
+    """scorefp args on 2 ranks: non-zero exit, one error line matching pattern, no
+    summary.json in out."""
+    result = run(args, 2, timeout=120)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("scorefp:")]
+    check(result.returncode != 0, what + ": non-zero exit")
+    check(len(errors) == 1, what + ": exactly one error line (got %r)" % errors)
+    check(bool(errors) and re.search(pattern, errors[0]) is not None,
+          what + ": message names the culprit (%r)" % errors)
+    check(not os.path.exists(os.path.join(out, "summary.json")), what + ": no summary.json written")
+
+
 def bad_input():
     """Every mistake: one sentence naming the culprit, non-zero exit, no hang, no summary."""
     with tempfile.TemporaryDirectory() as directory:
@@ -200,14 +212,7 @@ def bad_input():
                 args = [case, "--set", "Output/Directory=" + out] + overrides
             else:
                 args = small_case(out, overrides)
-            result = run(args, 2, timeout=120)
-            errors = [line for line in result.stderr.splitlines() if line.startswith("scorefp:")]
-            check(result.returncode != 0, what + ": non-zero exit")
-            check(len(errors) == 1, what + ": exactly one error line (got %r)" % errors)
-            check(bool(errors) and re.search(pattern, errors[0]) is not None,
-                  what + ": message names the culprit (%r)" % errors)
-            check(not os.path.exists(os.path.join(out, "summary.json")),
-                  what + ": no summary.json written")
+            expect_rejected(what, args, out, pattern)
         # Data sets: damaged data files, bandwidths, laws that do not exist in closed form.
         files = {"empty.csv": "", "nonfinite.csv": "0,0\n1,inf\n", "three.csv": "0,1,2\n3,4,5\n"}
         for name, text in files.items():
@@ -252,14 +257,7 @@ def bad_input():
         ]
         for index, (what, overrides, pattern) in enumerate(data_cases):
             out = os.path.join(directory, "data%d" % index)
-            result = run(small_case(out, overrides), 2, timeout=120)
-            errors = [line for line in result.stderr.splitlines() if line.startswith("scorefp:")]
-            check(result.returncode != 0, what + ": non-zero exit")
-            check(len(errors) == 1, what + ": exactly one error line (got %r)" % errors)
-            check(bool(errors) and re.search(pattern, errors[0]) is not None,
-                  what + ": message names the culprit (%r)" % errors)
-            check(not os.path.exists(os.path.join(out, "summary.json")),
-                  what + ": no summary.json written")
+            expect_rejected(what, small_case(out, overrides), out, pattern)
         # A missing parameter file, and a malformed points file.
         result = run(["/nonexistent/case.prm"], 2, timeout=120)
         check(result.returncode != 0 and "/nonexistent/case.prm" in result.stderr,

@@ -95,21 +95,35 @@ namespace scorefp
       double              sigma;
     };
 
-    /// (1/(2 pi s)) exp(-(r^2 + rho^2)/(2 s)) I_0(r rho / s): the uniform law on the circle
-    /// of radius rho convolved with N(0, s I), mixed over the rings.
-    class RingsField : public DensityField
+    /// What both radial fields share: log weights and rings' radii, evaluated in log
+    /// space (value() from log_value()).
+    class RadialField : public DensityField
     {
     public:
-      RingsField(const std::vector<double> &weights, std::vector<double> rho, const double s)
+      RadialField(const std::vector<double> &weights, std::vector<double> rho)
           : log_weights(weights.size())
           , rho(std::move(rho))
-          , s(s)
       {
         for (unsigned int k = 0; k < weights.size(); ++k)
           log_weights[k] = std::log(weights[k]);
       }
 
       double value(const double *x) const override { return std::exp(log_value(x)); }
+
+    protected:
+      std::vector<double> log_weights, rho;
+    };
+
+    /// (1/(2 pi s)) exp(-(r^2 + rho^2)/(2 s)) I_0(r rho / s): the uniform law on the circle
+    /// of radius rho convolved with N(0, s I), mixed over the rings.
+    class RingsField : public RadialField
+    {
+    public:
+      RingsField(const std::vector<double> &weights, std::vector<double> rho, const double s)
+          : RadialField(weights, std::move(rho))
+          , s(s)
+      {
+      }
 
       double log_value(const double *x) const override
       {
@@ -150,8 +164,7 @@ namespace scorefp
           }
       }
 
-      std::vector<double> log_weights, rho;
-      double              s;
+      double s;
     };
 
     /// The law of m X_0 for circles2: radius ~ N(m R_k, (m sigma)^2) folded at 0 (a
@@ -160,19 +173,14 @@ namespace scorefp
     /// The density has an integrable 1/r singularity at the origin of weight ~1e-9
     /// (phi at 6.5 standard deviations): values there are taken at r = 1e-8 m sigma, and
     /// the score at the origin is 0 (the radial symmetry).
-    class Circles2Field : public DensityField
+    class Circles2Field : public RadialField
     {
     public:
       Circles2Field(const std::vector<double> &weights, std::vector<double> rho, const double sigma)
-          : log_weights(weights.size())
-          , rho(std::move(rho))
+          : RadialField(weights, std::move(rho))
           , sigma(sigma)
       {
-        for (unsigned int k = 0; k < weights.size(); ++k)
-          log_weights[k] = std::log(weights[k]);
       }
-
-      double value(const double *x) const override { return std::exp(log_value(x)); }
 
       double log_value(const double *x) const override
       {
@@ -222,8 +230,7 @@ namespace scorefp
           }
       }
 
-      std::vector<double> log_weights, rho;
-      double              sigma;
+      double sigma;
     };
 
     class Circles2 : public RadialData
