@@ -1,6 +1,7 @@
 #include <scorefp/data/data_distribution.h>
 #include <scorefp/core/input_error.h>
 #include <scorefp/data/data_set.h>
+#include <scorefp/simd/kernels.h>
 
 #include <algorithm>
 #include <cmath>
@@ -450,8 +451,14 @@ namespace scorefp
           log_det += 2.0 * std::log(l[i * dim + i]);
         log_prefactor[k] = std::log(weights[k]) - 0.5 * (dim * std::log(2.0 * pi) + log_det);
       }
-    // tr Sigma_k^{-1} = sum_i (Sigma_k^{-1} e_i)_i, for the divergence of the score.
+    // Sigma_k^{-1} e_i column by column: its trace for the divergence of the score, the
+    // whole matrix for the vector kernels.
     trace_precision.assign(K, 0.0);
+    auto mixture            = std::make_shared<simd::Mixture>();
+    mixture->dimension      = dim;
+    mixture->means          = means;
+    mixture->log_prefactors = log_prefactor;
+    mixture->precisions.resize(K * dim * dim);
     std::vector<double> unit(dim, 0.0), origin(dim, 0.0), z(dim), y(dim);
     for (unsigned int k = 0; k < K; ++k)
       for (unsigned int i = 0; i < dim; ++i)
@@ -459,8 +466,33 @@ namespace scorefp
           unit[i] = 1.0;
           whiten(dim, &cholesky[k * dim * dim], origin.data(), unit.data(), z.data(), y.data());
           trace_precision[k] += y[i];
+          for (unsigned int j = 0; j < dim; ++j)
+            mixture->precisions[k * dim * dim + j * dim + i] = y[j];
           unit[i] = 0.0;
         }
+    mixture->prepare();
+    kernel = std::move(mixture);
+  }
+
+  void DensityField::score_batch(const double      *x,
+                                 const std::size_t  n,
+                                 const unsigned int d,
+                                 double            *s) const
+  {
+    for (std::size_t i = 0; i < n; ++i)
+      score(x + i * d, s + i * d);
+  }
+
+  void GaussianMixture::score_batch(const double      *x,
+                                    const std::size_t  n,
+                                    const unsigned int,
+                                    double            *s) const
+  {
+    if (simd::active() == simd::InstructionSet::none)
+      for (std::size_t i = 0; i < n; ++i)
+        score(x + i * dim, s + i * dim);
+    else
+      simd::mixture_score(*kernel, x, n, s);
   }
 
   bool DensityField::score_divergence(const double *, double *, double &) const

@@ -1,4 +1,5 @@
 #include <scorefp/core/parameter_binder.h>
+#include <scorefp/simd/kernels.h>
 #include <scorefp/sampling/sampler_parameters.h>
 #include <scorefp/sampling/scheme.h>
 #include <scorefp/score_source/score_source.h>
@@ -72,6 +73,19 @@ namespace scorefp
           seed,
           "Random seed; particle i draws its noise from a stream fixed by (seed, i), so the "
           "samples do not depend on the number of ranks.");
+    b.add("Vector instructions",
+          vector_instructions,
+          "The instruction set of the particle kernels (normal draws, Gaussian-mixture "
+          "scores): auto = the widest this processor has; none = the scalar reference code. "
+          "Samples are bit-identical for any number of ranks on one set and agree to "
+          "round-off between sets.",
+          Patterns::Selection(simd::choices()));
+    if (!b.declaring())
+      b.require(simd::available(vector_instructions),
+                b.path("Vector instructions") + " = " + vector_instructions +
+                    ", but this processor does not support it; expected auto or one of the "
+                    "sets it has (best: " +
+                    simd::name(simd::best_available()) + ").");
     const ScoreSourceRegistry &sources = ScoreSourceRegistry::instance();
     b.add_choice("Score",
                  score,

@@ -6,6 +6,7 @@
 #include <scorefp/core/parameter_binder.h>
 #include <scorefp/core/random.h>
 #include <scorefp/sampling/sampling.h>
+#include <scorefp/simd/kernels.h>
 
 #include <deal.II/base/exceptions.h>
 
@@ -27,6 +28,16 @@ namespace scorefp
                                   SamplerCounters &) const
   {
     throw std::logic_error("A fixed-step scheme has no per-particle integration.");
+  }
+
+  void combine(std::vector<double>       &x,
+               const double               alpha,
+               const std::vector<double> &s,
+               const double               beta,
+               const std::vector<double> &z,
+               const double               gamma)
+  {
+    simd::combine(x.size(), alpha, x.data(), beta, s.data(), gamma, z.data());
   }
 
   unsigned int SamplerSettings::effective_corrector_steps() const
@@ -137,8 +148,7 @@ namespace scorefp
             {
               c.score(t1, x, c.s);
               c.noise(k, 1 + j, c.z);
-              for (std::size_t i = 0; i < x.size(); ++i)
-                x[i] = x[i] + delta * c.s[i] + std::sqrt(2.0 * delta) * c.z[i];
+              combine(x, 1.0, c.s, delta, c.z, std::sqrt(2.0 * delta));
             }
         }
     }
@@ -200,6 +210,13 @@ namespace scorefp
     }
   } // namespace
 
+  unsigned long long particle_block_size(const unsigned int d)
+  {
+    // About 64 KB per work array (x, s, z and up to four stages): the block's arrays
+    // fit in a core's L2 cache.
+    return std::max(64U, 8192U / std::max(1U, d));
+  }
+
   SamplerCounters run_particles(const ForwardProcess                            &process,
                                 const DataDistribution                          &data,
                                 const ScoreModel                                &score,
@@ -207,7 +224,7 @@ namespace scorefp
                                 const unsigned long long                         first,
                                 const unsigned long long                         n,
                                 std::vector<double>                             &x,
-                                const std::function<void(unsigned int, double)> &progress)
+                                const std::function<void(unsigned int, double, double)> &progress)
   {
     const unsigned int d  = data.dimension();
     const double       T  = settings.times.front();
@@ -215,15 +232,17 @@ namespace scorefp
     const double       vT = process.transition_variance(T);
     x.assign(n * d, 0.0);
     // Substream 0 of particle i starts it; substream 1 + 16 k + draw is step k's noise.
-    for (unsigned long long i = 0; i < n; ++i)
+    if (settings.start_exact)
+      for (unsigned long long i = 0; i < n; ++i)
+        {
+          CounterRng rng(settings.seed, first + i, 0);
+          data.sample_transported(rng, mT, vT, &x[i * d]);
+        }
+    else
       {
-        CounterRng rng(settings.seed, first + i, 0);
-        double    *xi = &x[i * d];
-        if (settings.start_exact)
-          data.sample_transported(rng, mT, vT, xi);
-        else
-          for (unsigned int j = 0; j < d; ++j)
-            xi[j] = std::sqrt(vT) * rng.normal();
+        simd::normals(settings.seed, first, n, 0, d, x.data());
+        for (double &xi : x)
+          xi = std::sqrt(vT) * xi;
       }
 
     SamplerCounters counters;
@@ -233,39 +252,53 @@ namespace scorefp
           {
             settings.scheme->integrate_particle(process, score, settings, &x[i * d], counters);
             if (progress && (i + 1) % 1024 == 0)
-              progress(0, settings.times.back());
+              progress(0, settings.times.back(), double(i + 1) / n);
           }
         return counters;
       }
 
-    StepContext<double> context(process, settings);
+    // The particles go through all the steps a block at a time, so that the block's
+    // state, score, noise and stages stay in the cache from step to step (a whole rank's
+    // arrays would stream through memory at every step). Particles are independent, and
+    // a particle's noise depends on its index alone: the blocks change the order of the
+    // work, not the result.
+    const unsigned long long block = std::max<unsigned long long>(1, particle_block_size(d));
+    unsigned long long       begin = 0, size = 0;
+    StepContext<double>      context(process, settings);
     context.score_function = [&](const double               t,
                                  const std::vector<double> &y,
                                  std::vector<double>       &s) {
-      score.evaluate(t, y.data(), n, s.data());
+      score.evaluate(t, y.data(), size, s.data());
     };
     context.noise_function = [&](const unsigned int   k,
                                  const unsigned int   draw,
                                  std::vector<double> &z) {
-      for (unsigned long long i = 0; i < n; ++i)
-        {
-          CounterRng rng(settings.seed, first + i, 1 + 16ULL * k + draw);
-          for (unsigned int j = 0; j < d; ++j)
-            z[i * d + j] = rng.normal();
-        }
+      simd::normals(settings.seed, first + begin, size, 1 + 16ULL * k + draw, d, z.data());
     };
-    for (unsigned int k = 0; k + 1 < settings.times.size(); ++k)
+    const unsigned int  n_steps = settings.times.size() - 1;
+    std::vector<double> y;
+    for (begin = 0; begin < n; begin += block)
       {
-        step_and_correct(context, k, settings.times[k], settings.times[k + 1], x);
-        if (progress)
-          progress(k + 1, settings.times[k + 1]);
+        size = std::min(block, n - begin);
+        y.assign(x.begin() + begin * d, x.begin() + (begin + size) * d);
+        context.history.clear();
+        const unsigned long long evaluations = context.evaluations;
+        for (unsigned int k = 0; k < n_steps; ++k)
+          {
+            step_and_correct(context, k, settings.times[k], settings.times[k + 1], y);
+            if (progress)
+              progress(k + 1,
+                       settings.times[k + 1],
+                       (begin + double(k + 1) / n_steps * size) / double(n));
+          }
+        counters.score_evaluations += (context.evaluations - evaluations) * size;
+        std::copy(y.begin(), y.end(), x.begin() + begin * d);
       }
     for (const double xi : x)
       if (!std::isfinite(xi))
         throw SolverFailure("The " + settings.scheme_name +
                             " sampler produced a non-finite particle; the score or the step "
                             "sizes are not suitable.");
-    counters.score_evaluations = context.evaluations * n;
     return counters;
   }
 

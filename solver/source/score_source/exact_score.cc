@@ -22,9 +22,7 @@ namespace scorefp
       {
         const auto field =
             data.transported(process.transition_mean_factor(t), process.transition_variance(t));
-        const unsigned int d = dimension();
-        for (std::size_t i = 0; i < n; ++i)
-          field->score(x + i * d, s + i * d);
+        field->score_batch(x, n, dimension(), s);
       }
       std::string description() const override { return "exact"; }
       bool        has_divergence() const override { return data.has_score_divergence(); }

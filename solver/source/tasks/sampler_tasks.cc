@@ -7,6 +7,7 @@
 #include <scorefp/reference/reference_field.h>
 #include <scorefp/io/sample_files.h>
 #include <scorefp/sampling/sampling.h>
+#include <scorefp/simd/kernels.h>
 #include <scorefp/checker/statistics.h>
 
 #include "data/empirical_law.h"
@@ -107,6 +108,7 @@ namespace scorefp
                                    const Start             start,
                                    const ScoreModel       *score)
   {
+    simd::select(p.sampler.vector_instructions, "Sampler/Vector instructions");
     SamplerSettings s = settings_for_scheme(scheme);
     s.times       = make_time_grid(process, n_steps, p.sampler.time_grid, p.sampler.rho, epsilon);
     s.start_exact = start == Start::exact;
@@ -188,18 +190,15 @@ namespace scorefp
           first,
           n,
           x,
-          [&](const unsigned int k, const double t) {
+          [&](const unsigned int k, const double t, const double fraction) {
             if (!root || p.output.quiet || elapsed() - last_line < p.output.progress_interval)
               return;
             last_line       = elapsed();
             const double dt = k > 0 ? settings.times[k - 1] - settings.times[k] : 0.0;
-            print_progress_line(std::cout,
-                                k,
-                                t,
-                                dt,
-                                double(k) / (settings.times.size() - 1),
-                                elapsed(),
-                                std::to_string(n) + " particles on rank 0");
+            std::ostringstream where;
+            where << std::fixed << std::setprecision(1) << 100.0 * fraction << "% of " << n
+                  << " particles on rank 0 (blocks of " << particle_block_size(d) << ")";
+            print_progress_line(std::cout, k, t, dt, fraction, elapsed(), where.str());
           });
     }
     const double             sample_seconds = elapsed();

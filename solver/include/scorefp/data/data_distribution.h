@@ -14,6 +14,10 @@ namespace scorefp
 {
   class ParameterBinder;
   class EmpiricalPoints;
+  namespace simd
+  {
+    struct Mixture;
+  }
 
   /// Section Initial data: the data set chosen by Type (a name of DataRegistry, see
   /// data/data_set.h; one file per data set in source/data/), the smoothing common to all
@@ -76,6 +80,11 @@ namespace scorefp
     /// The score into s[0..d) and its divergence (the Laplacian of log p) into
     /// divergence, in closed form; false (nothing written) for a field without one.
     virtual bool score_divergence(const double *x, double *s, double &divergence) const;
+    /// The score at n points of dimension d (point-major x and s, n*d values each). The
+    /// default calls score() point by point; fields with a vectorised kernel
+    /// (simd/kernels.h) use it.
+    virtual void
+    score_batch(const double *x, const std::size_t n, const unsigned int d, double *s) const;
   };
 
   class DataDistribution
@@ -145,6 +154,12 @@ namespace scorefp
     /// div s = sum_k gamma_k (|Sigma_k^{-1}(x - mu_k)|^2 - tr Sigma_k^{-1}) - |s|^2
     /// (from grad gamma_k = gamma_k (s_k - s)), with the same log-sum-exp weights.
     bool   score_divergence(const double *x, double *s, double &divergence) const override;
+    /// score() at n points by the vectorised kernel of simd/kernels.h, or point by point
+    /// when simd::active() is none (the reference path).
+    void   score_batch(const double      *x,
+                       const std::size_t  n,
+                       const unsigned int d,
+                       double            *s) const override;
     bool   has_score_divergence() const override { return true; }
     double              scale() const override;
     std::string         description() const override;
@@ -168,6 +183,8 @@ namespace scorefp
     // Per component: lower Cholesky factor of Sigma_k, log(w_k / sqrt((2 pi)^d det)) and
     // tr Sigma_k^{-1}.
     std::vector<double> cholesky, log_prefactor, trace_precision;
+    // The same mixture as the vector kernels read it (precision matrices).
+    std::shared_ptr<const simd::Mixture> kernel;
   };
 
   /// Uniform density on the cells of a 4^d checkerboard of side 1.5 in [-3, 3]^d whose

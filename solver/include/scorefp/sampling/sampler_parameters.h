@@ -42,6 +42,8 @@ namespace scorefp
     /// memorised (Chen et al.).
     double memorisation_radius = 0.05;
     unsigned long long seed           = 1;
+    /// simd::choices(): the instruction set of the particle kernels.
+    std::string vector_instructions = "auto";
     std::string        score          = "exact"; // a member of ScoreSourceRegistry
     /// The selected score source with its own entries, made while parsing (it reads
     /// nothing from disk until it creates its score model).

@@ -73,10 +73,15 @@ namespace scorefp
     unsigned long long rejected_steps    = 0; // ode-rk45
   };
 
+  /// Particles per block of run_particles() in dimension d.
+  unsigned long long particle_block_size(const unsigned int d);
+
   /// Run particles [first, first + n) of a sampler: their start (prior N(0, v(T) I) or
-  /// the exact p_T) and every step. Particle i draws from the streams of (seed, i)
-  /// only, so the result does not depend on how particles are split. x gets n*d values.
-  /// `progress(k, t_k)` is called after every step (may be empty).
+  /// the exact p_T) and every step, a block of particle_block_size() particles at a
+  /// time through all the steps. Particle i draws from the streams of (seed, i) only,
+  /// so the result does not depend on how particles are split. x gets n*d values.
+  /// `progress(k, t_k, fraction)` is called after every step of every block, with the
+  /// fraction of the particle-steps done (may be empty).
   SamplerCounters run_particles(const ForwardProcess                            &process,
                                 const DataDistribution                          &data,
                                 const ScoreModel                                &score,
@@ -84,7 +89,7 @@ namespace scorefp
                                 const unsigned long long                         first,
                                 const unsigned long long                         n,
                                 std::vector<double>                             &x,
-                                const std::function<void(unsigned int, double)> &progress = {});
+                                const std::function<void(unsigned int, double, double)> &progress = {});
 
   /// A Gaussian law with diagonal covariance.
   struct DiagonalLaw

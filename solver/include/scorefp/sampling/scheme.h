@@ -94,6 +94,27 @@ namespace scorefp
     }
   };
 
+  /// x <- alpha x + beta s + gamma z: the update of the one-step stochastic schemes,
+  /// written once for both scalar types; the particles' overload below runs the vector
+  /// kernel (simd/kernels.h).
+  template <typename S>
+  void combine(std::vector<S>         &x,
+               const double            alpha,
+               const std::vector<S>   &s,
+               const double            beta,
+               const std::vector<S>   &z,
+               const double            gamma)
+  {
+    for (std::size_t i = 0; i < x.size(); ++i)
+      x[i] = alpha * x[i] + beta * s[i] + gamma * z[i];
+  }
+  void combine(std::vector<double>       &x,
+               const double               alpha,
+               const std::vector<double> &s,
+               const double               beta,
+               const std::vector<double> &z,
+               const double               gamma);
+
   /// A reverse-time scheme: stateless (what it keeps between steps lives in the
   /// StepContext), created by name from SchemeRegistry.
   class Scheme

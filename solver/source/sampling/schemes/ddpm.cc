@@ -46,8 +46,8 @@ namespace scorefp
         const double beta = c.process.diffusion_squared(t0) * (t0 - t1); // < 1, check_grid
         c.score(t0, x, c.s);
         c.noise(k, 0, c.z);
-        for (std::size_t i = 0; i < x.size(); ++i)
-          x[i] = (x[i] + beta * c.s[i]) / std::sqrt(1.0 - beta) + std::sqrt(beta) * c.z[i];
+        const double root_keep = std::sqrt(1.0 - beta);
+        combine(x, 1.0 / root_keep, c.s, beta / root_keep, c.z, std::sqrt(beta));
       }
     };
   } // namespace

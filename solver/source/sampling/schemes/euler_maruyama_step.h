@@ -8,7 +8,7 @@
 
 namespace scorefp
 {
-  /// x <- x + h (a x + g^2 s) + g sqrt(h) z.
+  /// x <- (1 + h a) x + h g^2 s + g sqrt(h) z.
   template <typename S>
   void euler_maruyama_step(StepContext<S>    &c,
                            const unsigned int k,
@@ -20,7 +20,6 @@ namespace scorefp
     const double a0 = c.process.drift_rate(t0), g0 = c.process.diffusion_squared(t0);
     c.score(t0, x, c.s);
     c.noise(k, 0, c.z);
-    for (std::size_t i = 0; i < x.size(); ++i)
-      x[i] = x[i] + h * (a0 * x[i] + g0 * c.s[i]) + std::sqrt(g0 * h) * c.z[i];
+    combine(x, 1.0 + h * a0, c.s, h * g0, c.z, std::sqrt(g0 * h));
   }
 } // namespace scorefp

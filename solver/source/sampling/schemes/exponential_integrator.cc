@@ -38,8 +38,7 @@ namespace scorefp
             c.process.transition_mean_factor(t1) / c.process.transition_mean_factor(t0);
         c.score(t0, x, c.s);
         c.noise(k, 0, c.z);
-        for (std::size_t i = 0; i < x.size(); ++i)
-          x[i] = eA * x[i] + 2.0 * (eA - 1.0) * c.s[i] + std::sqrt(eA * eA - 1.0) * c.z[i];
+        combine(x, eA, c.s, 2.0 * (eA - 1.0), c.z, std::sqrt(eA * eA - 1.0));
       }
     };
   } // namespace
