@@ -11,6 +11,8 @@
 #include <scorefp/score_source/score_source.h>
 #include <scorefp/simd/kernels.h>
 
+#include "data/empirical_law.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -139,6 +141,36 @@ TEST(SimdKernels, MixtureScoresEqualTheScalarOnesToRoundOff)
               EXPECT_NEAR(vector[i], reference[i], 1e-12 * (1.0 + std::abs(reference[i])))
                   << set << ", d = " << d << ", i = " << i;
             }
+        }
+    }
+}
+
+// The empirical law (1/N) sum_i N(m y_i, v I): points whose truncation ball holds every
+// y_i go through the kernel's shared-precision path (N components, more than it keeps),
+// the others through the k-d tree; both agree with the scalar score.
+TEST(SimdKernels, EmpiricalScoresEqualTheScalarOnesToRoundOff)
+{
+  std::vector<double> y(2 * 300);
+  CounterRng          rng(11, 2);
+  for (double &yi : y)
+    yi = rng.normal();
+  const auto points = std::make_shared<const EmpiricalPoints>(2, y);
+  for (const double v : {1e-3, 0.05, 0.5, 2.0})
+    {
+      const EmpiricalMixture mixture(points, 0.9, v);
+      const std::size_t      n = 301;
+      std::vector<double>    x(2 * n), reference(2 * n), vector(2 * n);
+      for (double &xi : x)
+        xi = (rng.uniform() < 0.1 ? 20.0 : 1.5) * rng.normal();
+      for (std::size_t i = 0; i < n; ++i)
+        mixture.score(&x[2 * i], &reference[2 * i]);
+      for (const std::string &set : vector_sets())
+        {
+          Selection use(set);
+          mixture.score_batch(x.data(), n, 2, vector.data());
+          for (std::size_t i = 0; i < 2 * n; ++i)
+            EXPECT_NEAR(vector[i], reference[i], 1e-10 * (1.0 + std::abs(reference[i])))
+                << set << ", v = " << v << ", i = " << i;
         }
     }
 }

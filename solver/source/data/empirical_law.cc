@@ -2,6 +2,8 @@
 // truncation ball of each query point, and log-sum-exp sums over it.
 #include "data/empirical_law.h"
 
+#include <scorefp/simd/kernels.h>
+
 #include <nanoflann.hpp>
 
 #include <algorithm>
@@ -440,5 +442,54 @@ namespace scorefp
       s[k] = (scale * s[k] - (x[k] - scale * y_r[k])) / variance;
     divergence = scale * scale / (variance * variance) * trace - d / variance;
     return true;
+  }
+
+  bool EmpiricalMixture::sums_every_point(const double *x) const
+  {
+    // The test of sums(): the ball |q - y_i|^2 <= d0^2 + width in y-space coordinates
+    // q = x / m holds the bounding box (d0 bounded below by the box distance).
+    const EmpiricalPoints &P = *points;
+    const unsigned int     d = P.dimension();
+    double                 q[GaussianMixture::max_dimension];
+    if (d > GaussianMixture::max_dimension)
+      return false;
+    for (unsigned int k = 0; k < d; ++k)
+      q[k] = x[k] / scale;
+    const double width = 2 * variance * exponent / (scale * scale);
+    return !(P.box_distance_squared(q) + width < P.farthest_corner_squared(q));
+  }
+
+  void EmpiricalMixture::score_batch(const double      *x,
+                                     const std::size_t  n,
+                                     const unsigned int d,
+                                     double            *s) const
+  {
+    if (simd::active() == simd::InstructionSet::none || d > GaussianMixture::max_dimension)
+      return DensityField::score_batch(x, n, d, s);
+    std::call_once(kernel_made, [this]() {
+      std::vector<double> means(points->ordered);
+      for (double &mu : means)
+        mu *= scale;
+      kernel = std::make_shared<const simd::Mixture>(
+          simd::Mixture::equal_weights(points->dimension(), std::move(means), variance));
+    });
+    // The points that sum every component go through the kernel together; the rest
+    // through the tree, one at a time.
+    std::vector<std::size_t> all;
+    std::vector<double>      gathered, scores;
+    for (std::size_t i = 0; i < n; ++i)
+      if (sums_every_point(x + i * d))
+        all.push_back(i);
+      else
+        score(x + i * d, s + i * d);
+    if (all.empty())
+      return;
+    gathered.resize(all.size() * d);
+    scores.resize(all.size() * d);
+    for (std::size_t j = 0; j < all.size(); ++j)
+      std::copy_n(x + all[j] * d, d, gathered.begin() + j * d);
+    simd::mixture_score(*kernel, gathered.data(), all.size(), scores.data());
+    for (std::size_t j = 0; j < all.size(); ++j)
+      std::copy_n(scores.begin() + j * d, d, s + all[j] * d);
   }
 } // namespace scorefp

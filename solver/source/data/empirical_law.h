@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -92,6 +93,13 @@ namespace scorefp
     /// log p(x) by log-sum-exp: finite and accurate far in the tails.
     double log_value(const double *x) const override;
     void   score(const double *x, double *s) const override;
+    /// score() at n points; the points whose truncation ball holds every data point go
+    /// through the vector kernel of simd/kernels.h (all N components), the others
+    /// through the tree.
+    void score_batch(const double      *x,
+                     const std::size_t  n,
+                     const unsigned int d,
+                     double            *s) const override;
     /// The score and div score = (m^2 / v^2) tr Cov_gamma(y) - d / v; returns true.
     bool score_divergence(const double *x, double *s, double &divergence) const override;
     /// The optimal denoiser D(x) = E[X_0 | m X_0 + sqrt(v) Z = x] into D[0..d).
@@ -117,6 +125,13 @@ namespace scorefp
   private:
     std::shared_ptr<const EmpiricalPoints> points;
     double                                 scale, variance, exponent;
+    // The mixture as the vector kernel reads it, made on first use.
+    mutable std::once_flag                         kernel_made;
+    mutable std::shared_ptr<const simd::Mixture>   kernel;
+
+    /// True where the truncation ball of x holds the bounding box of the points: every
+    /// point is summed (sums() skips the tree there).
+    bool sums_every_point(const double *x) const;
 
     /// What sums() found: the reference point y_r (the nearest) and how many points
     /// were summed.

@@ -179,6 +179,32 @@ namespace scorefp
           }
     }
 
+    Mixture Mixture::equal_weights(const unsigned int  d,
+                                   std::vector<double> means,
+                                   const double        variance)
+    {
+      Mixture m;
+      m.dimension = d;
+      m.means     = std::move(means);
+      const std::size_t K = d > 0 ? m.means.size() / d : 0;
+      m.precisions.assign(d * d, 0.0);
+      for (unsigned int j = 0; j < d; ++j)
+        m.precisions[j * d + j] = 1.0 / variance;
+      const double c = -std::log(double(K)) - 0.5 * d * std::log(2.0 * M_PI * variance);
+      m.log_prefactors.assign(K, c);
+      m.isotropic        = true;
+      m.shared_precision = true;
+      m.shared_offsets.resize(K);
+      for (std::size_t k = 0; k < K; ++k)
+        {
+          double mu2 = 0.0;
+          for (unsigned int j = 0; j < d; ++j)
+            mu2 += m.means[k * d + j] * m.means[k * d + j];
+          m.shared_offsets[k] = c - 0.5 * mu2 / variance;
+        }
+      return m;
+    }
+
     void fourier_sums(const double      *omega,
                       const std::size_t  R,
                       const double      *x,

@@ -137,25 +137,32 @@ namespace scorefp
           B sum(0.0);
           for (unsigned int j = 0; j < dim; ++j)
             s[j] = B(0.0);
-          if (mixture.shared_precision && K <= max_kept)
+          if (mixture.shared_precision)
             {
-              // One precision p I for all: e_k = b_k + p mu_k . x (mixture.h), and the
+              // One precision p I for all: e_k = b_k + p mu_k . x (kernels.h), and the
               // score p (sum_k gamma_k mu_k - x). Two multiply-adds per component and
-              // coordinate besides the exponential.
-              const B  p(P[0]);
-              const double *b = mixture.shared_offsets.data();
-              B        e[max_kept];
+              // coordinate besides the exponential; the exponents of up to max_kept
+              // components are kept from pass 1, more are recomputed in pass 2.
+              const B       p(P[0]);
+              const double *b        = mixture.shared_offsets.data();
+              const auto    exponent = [&](const std::size_t k) {
+                B dot(0.0);
+                for (unsigned int j = 0; j < dim; ++j)
+                  dot = xsimd::fma(B(mu[k * dim + j]), xs[j], dot);
+                return xsimd::fma(p, dot, B(b[k]));
+              };
+              B          e[max_kept];
+              const bool keep = K <= max_kept;
               for (std::size_t k = 0; k < K; ++k)
                 {
-                  B dot(0.0);
-                  for (unsigned int j = 0; j < dim; ++j)
-                    dot = xsimd::fma(B(mu[k * dim + j]), xs[j], dot);
-                  e[k]  = xsimd::fma(p, dot, B(b[k]));
-                  e_max = xsimd::max(e_max, e[k]);
+                  const B ek = exponent(k);
+                  if (keep)
+                    e[k] = ek;
+                  e_max = xsimd::max(e_max, ek);
                 }
               for (std::size_t k = 0; k < K; ++k)
                 {
-                  const B w = xsimd::exp(e[k] - e_max);
+                  const B w = xsimd::exp((keep ? e[k] : exponent(k)) - e_max);
                   sum += w;
                   for (unsigned int j = 0; j < dim; ++j)
                     s[j] = xsimd::fma(w, B(mu[k * dim + j]), s[j]);

@@ -80,6 +80,10 @@ namespace scorefp
       std::size_t size() const { return log_prefactors.size(); }
       /// Fill the flags and offsets from dimension, means, precisions, log_prefactors.
       void prepare();
+      /// The mixture of K equal components N(mu_k, variance I) (an empirical law):
+      /// shared_precision set, precisions holding the one matrix (d*d values).
+      static Mixture equal_weights(const unsigned int d, std::vector<double> means,
+                                   const double variance);
     };
 
     /// The score s = grad log p at n points (point-major x and s, n*d values each):
