@@ -120,7 +120,7 @@ def main(argv):
     schemes = (args.schemes.split(",") if args.schemes else
                (["euler-maruyama", "ode-heun"] if args.quick else SCHEMES))
     sizes = [int(s) for s in (args.check_sizes or
-                              ("10000,100000" if args.quick else "10000,100000,1000000")).split(",")]
+                              ("10000,100000" if args.quick else "10000,100000,1000000")).split(",") if s]
     env = mpi_environment()
 
     print(banner("sampler", args.quick))

@@ -528,6 +528,8 @@ def sampler_bad_input():
             ("early stopping beyond T", ["--set", "Sampler/Early stopping=2"], r"Early stopping"),
             ("reference score without file", ["--set", "Sampler/Score=reference file"], r"Reference file"),
             ("misspelt scheme", ["--set", "Sampler/Scheme=euler"], r"Scheme"),
+            ("unknown instruction set", ["--set", "Sampler/Vector instructions=avx1024"],
+             r"Vector instructions"),
             ("missing variances file", ["--set", "Initial data/Type=diagonal gaussian",
                                         "--set", "Initial data/Variances file=/nonexistent/v.npy"],
              r"/nonexistent/v.npy"),
