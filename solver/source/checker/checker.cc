@@ -414,6 +414,13 @@ namespace scorefp
     return all_parts.at(0);
   }
 
+  std::vector<double> PreparedStatistic::law_parts(const std::vector<unsigned int> &) const
+  {
+    return {};
+  }
+
+  void PreparedStatistic::set_law(const std::vector<double> &) const {}
+
   CheckResult
   check_samples(const CheckCase &p, const MPI_Comm communicator, dealii::TimerOutput *timer)
   {
@@ -672,6 +679,32 @@ namespace scorefp
           }
       }
 
+    // The asymptotic laws: their costly setup shared over the ranks (part k on rank
+    // k mod P, which balances MMD^2's triangle of rows), the rest (eigenvalues, draws)
+    // on first use below.
+    section = scope("p-values");
+    for (std::size_t s = 0; s < n_statistics; ++s)
+      if (null_of[s] == "asymptotic" && prepared[s]->n_law_parts() > 0)
+        {
+          const unsigned int        n = prepared[s]->n_law_parts();
+          std::vector<unsigned int> which;
+          for (unsigned int k = rank; k < n; k += size)
+            which.push_back(k);
+          const auto gathered =
+              dealii::Utilities::MPI::all_gather(communicator, prepared[s]->law_parts(which));
+          // Rank q holds parts q, q + P, ... concatenated: put them back in part order.
+          std::vector<std::size_t> offset(size, 0);
+          std::vector<double>      all;
+          for (unsigned int k = 0; k < n; ++k)
+            {
+              const unsigned int  owner  = k % size;
+              const std::size_t   length = prepared[s]->law_part_length(k);
+              const auto         &from   = gathered[owner];
+              all.insert(all.end(), from.begin() + offset[owner], from.begin() + offset[owner] + length);
+              offset[owner] += length;
+            }
+          prepared[s]->set_law(all);
+        }
     const double bonferroni = c.level / n_statistics;
     // p <= alpha / K rejects; the slack keeps p = 1/(R+1) = alpha/K (e.g. 99 draws,
     // alpha = 0.05, 5 statistics) a rejection despite rounding.
@@ -698,6 +731,7 @@ namespace scorefp
         result.pass = result.pass && st.p_value > threshold;
         result.statistics.push_back(st);
       }
+    section.reset();
     return result;
   }
 } // namespace scorefp

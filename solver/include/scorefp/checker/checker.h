@@ -85,7 +85,8 @@ namespace scorefp
   /// broadcasts, and writes what was computed); no sample set is drawn when no
   /// statistic needs new null values.
   /// The timer (may be null) gets the sections "read samples", "reference",
-  /// "observed statistics", "null cache" and "null draws".
+  /// "observed statistics", "null cache", "null draws" (only when it draws) and
+  /// "p-values" (where the asymptotic laws are built).
   CheckResult check_samples(const CheckCase     &check_case,
                             const MPI_Comm       communicator,
                             dealii::TimerOutput *timer = nullptr);

@@ -91,6 +91,18 @@ namespace scorefp
     parts(const SampleView &samples, const unsigned int begin, const unsigned int end) const;
     /// The value from all n_parts() parts, in order.
     virtual double combine(const std::vector<double> &all_parts) const;
+
+    /// The asymptotic law's costly setup in parts the ranks share (MMD^2: pairs of rows
+    /// of its features' covariance); 0: none, asymptotic_p_value() builds what it needs.
+    /// Otherwise the checker calls law_parts() for some parts on each rank and set_law()
+    /// with all of them in order (each part is the same whichever rank computes it).
+    virtual unsigned int n_law_parts() const { return 0; }
+    /// The number of values of part k.
+    virtual std::size_t law_part_length(const unsigned int) const { return 0; }
+    /// The concatenated values of the parts `which`, in that order.
+    virtual std::vector<double> law_parts(const std::vector<unsigned int> &which) const;
+    /// All parts' values in order, concatenated.
+    virtual void set_law(const std::vector<double> &all_parts) const;
   };
 
   /// A selected statistic with its parameters, as parsing yields it.
