@@ -78,20 +78,22 @@ namespace scorefp
         return v;
       }
 
-      // Sum of n values by 8 interleaved partial sums, added in a fixed order at the
-      // end: the compiler may vectorise it (a single running sum is latency bound),
-      // and the result depends only on the values, not on the machine.
-      double fixed_order_sum(const double *__restrict x, const std::size_t n)
+      // Adds n values (n a multiple of 8 unless it is the last call) into 8 interleaved
+      // partial sums, value i into partial[i % 8]: the compiler may vectorise it (one
+      // running sum is latency bound), and the result depends only on the values.
+      void add_partial_sums(const double *__restrict x, const std::size_t n, double *partial)
       {
-        double            partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        const std::size_t full       = n - n % 8;
+        const std::size_t full = n - n % 8;
+        double            p[8];
+        for (unsigned int l = 0; l < 8; ++l)
+          p[l] = partial[l];
         for (std::size_t i = 0; i < full; i += 8)
           for (unsigned int l = 0; l < 8; ++l)
-            partial[l] += x[i + l];
+            p[l] += x[i + l];
         for (std::size_t i = full; i < n; ++i)
-          partial[i - full] += x[i];
-        return ((partial[0] + partial[1]) + (partial[2] + partial[3])) +
-               ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+          p[i - full] += x[i];
+        for (unsigned int l = 0; l < 8; ++l)
+          partial[l] = p[l];
       }
 
       // Throws unless the samples hold a positive whole number of points of dimension d.
@@ -531,14 +533,38 @@ namespace scorefp
         throw InputError("The MMD received samples of dimension " + std::to_string(d) +
                          " for a reference of dimension " + std::to_string(dim) +
                          "; expected equal dimensions.");
-      const std::size_t   N = n_points(samples, d, "The MMD");
-      std::vector<double> phase(N), sine(N), cosine(N), terms;
+      const std::size_t N = n_points(samples, d, "The MMD");
+      // The coordinates one after the other (contiguous phases), and the points in
+      // blocks that stay in cache; the 8 partial sums of add_partial_sums run on across
+      // the blocks (a multiple of 8 points each), so the sums are those of one pass.
+      std::vector<double> coordinates(N * d);
+      for (std::size_t i = 0; i < N; ++i)
+        for (unsigned int j = 0; j < d; ++j)
+          coordinates[j * N + i] = samples[i * d + j];
+      constexpr std::size_t block = 2048;
+      std::vector<double>   phase(block), sine(block), cosine(block), terms;
       for (unsigned int r = begin; r < std::min<std::size_t>(end, reference_cos.size()); ++r)
         {
-          phases(samples, r, phase);
-          sin_cos(phase.data(), sine.data(), cosine.data(), N);
-          const double dc = fixed_order_sum(cosine.data(), N) / N - reference_cos[r];
-          const double ds = fixed_order_sum(sine.data(), N) / N - reference_sin[r];
+          const double *w              = &omega[static_cast<std::size_t>(r) * d];
+          double        sum_cos[8]     = {0, 0, 0, 0, 0, 0, 0, 0};
+          double        sum_sin[8]     = {0, 0, 0, 0, 0, 0, 0, 0};
+          for (std::size_t start = 0; start < N; start += block)
+            {
+              const std::size_t m = std::min(block, N - start);
+              for (std::size_t i = 0; i < m; ++i)
+                phase[i] = w[0] * coordinates[start + i];
+              for (unsigned int j = 1; j < d; ++j)
+                for (std::size_t i = 0; i < m; ++i)
+                  phase[i] += w[j] * coordinates[j * N + start + i];
+              sin_cos(phase.data(), sine.data(), cosine.data(), m);
+              add_partial_sums(cosine.data(), m, sum_cos);
+              add_partial_sums(sine.data(), m, sum_sin);
+            }
+          const auto total = [](const double *p) {
+            return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+          };
+          const double dc = total(sum_cos) / N - reference_cos[r];
+          const double ds = total(sum_sin) / N - reference_sin[r];
           terms.push_back(dc * dc + ds * ds);
         }
       return terms;
