@@ -147,18 +147,8 @@ namespace scorefp
         return (1.0 + static_cast<double>(null_law.end() - at_most)) / (draws + 1.0);
       }
 
-    private:
-      static constexpr unsigned int draws = 100000;
-
-      /// MMD^2 = (1/R) |mean of f(x_i) - E_ref f|^2 with f(x) = (cos omega_r . x,
-      /// sin omega_r . x)_r, so N MMD^2 -> sum_j lambda_j chi^2_1 under H0 (central limit
-      /// theorem) with lambda_j the eigenvalues of (1/R) Cov_ref(f). Cov_ref(f) = sum_q w_q
-      /// f(x_q) f(x_q)^T - mu mu^T with the weights normalised to sum 1 as FourierMmd
-      /// does (negative finite-element weights kept; negative eigenvalues they may cause
-      /// are dropped), mu = (Re phi_ref, Im phi_ref). The cloud's feature matrix F (Q x
-      /// 2R) is built in blocks of points and F^T diag(w) F accumulated block by block.
-      /// The parts of the asymptotic law: pairs of rows of F^T diag(w) F, shared over the
-      /// ranks (PreparedStatistic::law_parts).
+      /// The parts of the asymptotic law: pairs of rows of G = F^T diag(w) F, F the
+      /// cloud's features (Q x 2R), shared over the ranks (PreparedStatistic::law_parts).
       unsigned int n_law_parts() const override { return (2 * mmd.n_features() + 3) / 4 * 2; }
 
       std::vector<unsigned int> all_law_parts() const
@@ -241,6 +231,10 @@ namespace scorefp
             for (std::size_t j = 2 * k - 2 * k % 4; j < padded; ++j)
               gram[i * padded + j] = all_parts.at(at++);
       }
+
+    private:
+      /// Draws of the limit law: see weighted_chi_squared_draws for the choice.
+      static constexpr unsigned int draws = 100000;
 
       /// MMD^2 = (1/R) |mean of f(x_i) - E_ref f|^2 with f(x) = (cos omega_r . x,
       /// sin omega_r . x)_r, so N MMD^2 -> sum_j lambda_j chi^2_1 under H0 (central limit
