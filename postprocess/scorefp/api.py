@@ -232,16 +232,18 @@ def run(case, ranks=1, set=None, output=None, executable=None, mpirun="mpirun", 
 
 @dataclasses.dataclass
 class StatisticResult:
-    """One statistic of a check: its value, calibrated p-value (Monte Carlo null draws),
-    asymptotic p-value where one exists (else None), the null median and 95% quantile,
-    and whether it passed at the Bonferroni level."""
+    """One statistic of a check: its value, p-value, asymptotic p-value where one exists
+    (else None), the null median and 95% quantile (None when the p-value is asymptotic),
+    whether it passed at the Bonferroni level, and the null law of its p-value
+    ("asymptotic", "cached", "computed and cached" or "monte carlo")."""
     name: str
     value: float
     p_value: float
     asymptotic_p_value: object
     null_median: float
-    null_95: float
+    null_95: object
     passed: bool
+    null: str = "monte carlo"
 
 
 @dataclasses.dataclass
@@ -273,9 +275,10 @@ class CheckResult:
                  % (self.n_samples, self.dimension, self.time, self.reference,
                     "PASS" if self.passed else "FAIL", self.level)]
         for s in self.statistics.values():
-            lines.append("  %-18s value %.4g  p-value %.4f  null 95%% %.4g  %s"
-                         % (s.name, s.value, s.p_value, s.null_95,
-                            "pass" if s.passed else "FAIL"))
+            lines.append("  %-18s value %.4g  p-value %.4f  null 95%% %s  %s  (%s)"
+                         % (s.name, s.value, s.p_value,
+                            "-" if s.null_95 is None else "%.4g" % s.null_95,
+                            "pass" if s.passed else "FAIL", s.null))
         return "\n".join(lines)
 
 
@@ -352,7 +355,8 @@ def check(samples, reference=None, time=None, case=None, ranks=1, set=None, leve
     for entry in result["statistics"]:
         stats[entry["name"]] = StatisticResult(
             entry["name"], entry["value"], entry["p_value"], entry.get("asymptotic_p_value"),
-            entry["null_median"], entry["null_95"], entry["pass"])
+            entry["null_median"], entry["null_95"], entry["pass"],
+            entry.get("null", "monte carlo"))
     return CheckResult(result["pass"], result["level"], result["n_samples"],
                        result["dimension"], result["time"], result["reference"],
                        result["null_draws"], result["n_outside_mesh"], stats, directory,

@@ -40,6 +40,20 @@ namespace scorefp
           "statistic; the p-value is (1 + #{null >= observed})/(draws + 1).",
           Patterns::Integer(1));
     b.add("Seed", seed, "Seed of the null draws and slices.");
+    b.add_selection("Null method",
+                    null_method,
+                    {{"auto", NullMethod::automatic}, {"monte carlo", NullMethod::monte_carlo}},
+                    "auto: each statistic's p-value from its asymptotic null law where it has "
+                    "one (chi^2 over cells, MMD^2, KS), otherwise from Monte Carlo null values "
+                    "computed once per reference, N, Seed, Null draws and statistic, kept in "
+                    "Null cache and equal bit for bit to those of monte carlo; monte carlo: "
+                    "every statistic against Null draws sample sets drawn now (the method of "
+                    "record).");
+    b.add("Null cache",
+          null_cache,
+          "Null method = auto: the directory of the cached null values (one file per "
+          "statistic and key, with its provenance); empty: '<Reference file>.null-cache' "
+          "for Reference = file, '<Output/Directory>/null-cache' for the closed form.");
     b.add("Cloud points",
           cloud_points,
           "Gauss points per cell direction of the quadrature cloud; 0: degree + 2.");

@@ -20,24 +20,28 @@ namespace scorefp
     std::ostringstream s;
     s << "Check of " << r.n_samples << " samples (" << r.dimension << "D) in " << r.samples_file
       << "\n  against " << r.reference << "\n  " << r.null_draws
-      << " null sample sets of the same size drawn from the reference; level alpha = " << r.level
-      << "\n";
+      << " null sample sets of the same size calibrate each Monte Carlo null (" << r.null_sets_drawn
+      << " drawn by this check); level alpha = " << r.level << "\n";
     if (r.n_outside > 0)
       s << "  " << r.n_outside << " samples lie outside the mesh (they count in the outside bin "
         << "of chi^2)\n";
     s << "\n  statistic            value        p-value   null median  null 95%   asymptotic p  "
-         "verdict\n";
+         "verdict  null law\n";
     for (const auto &st : r.statistics)
       {
         s << "  " << std::left << std::setw(18) << st.name << std::right << std::scientific
           << std::setprecision(3) << std::setw(12) << st.value << std::fixed << std::setprecision(3)
-          << std::setw(10) << st.p_value << std::scientific << std::setw(13) << st.null_median
-          << std::setw(11) << st.null_95 << "  ";
+          << std::setw(10) << st.p_value << std::scientific;
+        if (st.null == "asymptotic")
+          s << std::setw(13) << "-" << std::setw(11) << "-";
+        else
+          s << std::setw(13) << st.null_median << std::setw(11) << st.null_95;
+        s << "  ";
         if (st.asymptotic_p_value >= 0)
           s << std::fixed << std::setw(12) << st.asymptotic_p_value;
         else
           s << std::setw(12) << "-";
-        s << "  " << (st.pass ? "pass" : "FAIL") << "\n";
+        s << "  " << (st.pass ? "pass" : "FAIL") << "     " << st.null << "\n";
       }
     s << std::defaultfloat << "\nVerdict: " << (r.pass ? "PASS" : "FAIL") << " at level " << r.level
       << ": a pass needs every calibrated p-value above alpha/" << r.statistics.size()
@@ -55,6 +59,7 @@ namespace scorefp
     json["n_samples"]       = r.n_samples;
     json["dimension"]       = r.dimension;
     json["null_draws"]      = r.null_draws;
+    json["null_sets_drawn"] = r.null_sets_drawn;
     json["level"]           = r.level;
     json["n_outside_mesh"]  = r.n_outside;
     json["statistics"]      = Json::array();
@@ -69,6 +74,7 @@ namespace scorefp
         entry["null_median"] = st.null_median;
         entry["null_95"]     = st.null_95;
         entry["pass"]        = st.pass;
+        entry["null"]        = st.null;
         json["statistics"].push_back(entry);
       }
     json["pass"] = r.pass;
@@ -91,7 +97,8 @@ namespace scorefp
                                          p.dimension,
                                          p.discretization.degree,
                                          p.use_scaled_coordinates(),
-                                         p.output.quiet ? -1.0 : p.output.progress_interval},
+                                         p.output.quiet ? -1.0 : p.output.progress_interval,
+                                         p.output.directory},
                                         communicator,
                                         &timer);
     pcout << check_report(r);

@@ -500,7 +500,8 @@ namespace scorefp
                             d,
                             p.discretization.degree,
                             p.use_scaled_coordinates(),
-                            p.output.quiet ? -1.0 : p.output.progress_interval},
+                            p.output.quiet ? -1.0 : p.output.progress_interval,
+                            p.output.directory},
                            communicator);
     };
     check.against_law   = checked(CheckerParameters::Reference::file);

@@ -38,6 +38,8 @@ namespace scorefp
     /// Seconds of wall time between progress lines of the null draws on rank 0;
     /// negative: no progress lines.
     double progress_interval = -1.0;
+    /// Output/Directory: the closed form's null cache defaults to <this>/null-cache.
+    std::string output_directory = "output";
   };
 
   /// One statistic of a check: its value on the samples, its calibrated p-value (from
@@ -49,8 +51,11 @@ namespace scorefp
     double      p_value            = 1.0;
     double      asymptotic_p_value = -1.0; // < 0: none
     double      null_median        = 0.0;
-    double      null_95            = 0.0;
+    double      null_95            = 0.0; // NaN for an asymptotic p-value
     bool        pass               = true;
+    /// The null law of p_value: "asymptotic", "cached", "computed and cached" or
+    /// "monte carlo" (drawn now: Null method = monte carlo, or a cache not writable).
+    std::string null = "monte carlo";
   };
 
   struct CheckResult
@@ -62,6 +67,9 @@ namespace scorefp
     unsigned int                null_draws = 0;
     double                      level      = 0.05;
     unsigned long long          n_outside  = 0;
+    /// Null sample sets this check drew from the reference (0 when every p-value came
+    /// from an asymptotic law or the cache, or no statistic needs sample sets).
+    unsigned long long          null_sets_drawn = 0;
     std::vector<CheckStatistic> statistics;
     /// Every statistic passes at level alpha / K (Bonferroni over the K statistics).
     bool pass = true;
@@ -72,8 +80,13 @@ namespace scorefp
   /// the order of that list (which is the order of the report; the Bonferroni count K
   /// is their number). Collective: the null draws are shared out among the ranks by
   /// draw number, so the result does not depend on the number of ranks.
+  /// Checker/Null method = auto takes asymptotic p-values where a statistic has one
+  /// and reads the others' null values from the null cache (rank 0 reads and
+  /// broadcasts, and writes what was computed); no sample set is drawn when no
+  /// statistic needs new null values.
   /// The timer (may be null) gets the sections "read samples", "reference",
-  /// "observed statistics" and "null draws".
+  /// "observed statistics", "null cache", "null draws" (only when it draws) and
+  /// "p-values" (where the asymptotic laws are built).
   CheckResult check_samples(const CheckCase     &check_case,
                             const MPI_Comm       communicator,
                             dealii::TimerOutput *timer = nullptr);

@@ -18,6 +18,16 @@ namespace scorefp
       file
     };
 
+    /// Where a statistic's p-value comes from (Checker/Null method).
+    enum class NullMethod
+    {
+      /// The asymptotic law where the statistic has one (chi^2, MMD^2, KS), otherwise
+      /// the Monte Carlo null values read from (or computed once into) the null cache.
+      automatic,
+      /// Every statistic against Null draws sample sets drawn now: the method of record.
+      monte_carlo
+    };
+
     /// A member of StatisticRegistry as Checker/Statistics selected it, with the
     /// entries it owns parsed (null before parsing: the member's defaults).
     struct SelectedStatistic
@@ -38,6 +48,10 @@ namespace scorefp
     unsigned int       null_draws   = 99;
     unsigned long long seed         = 1;
     unsigned int       cloud_points = 0; // Gauss points per cell direction, 0: degree + 2
+    NullMethod         null_method  = NullMethod::automatic;
+    /// The directory of the cached null values; empty: <Reference file>.null-cache for
+    /// Reference = file, <Output/Directory>/null-cache for the closed form.
+    std::string null_cache;
     /// In the order of the report; those that do not apply in the dimension are skipped.
     std::vector<SelectedStatistic> statistics = {{"W1", nullptr},
                                                  {"W2", nullptr},

@@ -17,7 +17,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace scorefp
@@ -73,6 +75,34 @@ namespace scorefp
 
     /// The classical asymptotic p-value of an observed value; < 0: none.
     virtual double asymptotic_p_value(const double value) const;
+
+    /// Whether asymptotic_p_value() gives a p-value that Checker/Null method = auto may
+    /// use instead of the Monte Carlo one.
+    virtual bool has_asymptotic_law() const { return false; }
+
+    /// The observed value in parts the ranks share out (MMD^2: one per Fourier feature,
+    /// sliced W2: one per direction): value(samples) equals combine() of parts(samples,
+    /// 0, n_parts()), and part k does not depend on which other parts are computed with
+    /// it, so the value is the same on any number of ranks. By default one part, the
+    /// value itself.
+    virtual unsigned int n_parts() const { return 1; }
+    /// Parts begin .. end - 1 of the value of the samples.
+    virtual std::vector<double>
+    parts(const SampleView &samples, const unsigned int begin, const unsigned int end) const;
+    /// The value from all n_parts() parts, in order.
+    virtual double combine(const std::vector<double> &all_parts) const;
+
+    /// The asymptotic law's costly setup in parts the ranks share (MMD^2: pairs of rows
+    /// of its features' covariance); 0: none, asymptotic_p_value() builds what it needs.
+    /// Otherwise the checker calls law_parts() for some parts on each rank and set_law()
+    /// with all of them in order (each part is the same whichever rank computes it).
+    virtual unsigned int n_law_parts() const { return 0; }
+    /// The number of values of part k.
+    virtual std::size_t law_part_length(const unsigned int) const { return 0; }
+    /// The concatenated values of the parts `which`, in that order.
+    virtual std::vector<double> law_parts(const std::vector<unsigned int> &which) const;
+    /// All parts' values in order, concatenated.
+    virtual void set_law(const std::vector<double> &all_parts) const;
   };
 
   /// A selected statistic with its parameters, as parsing yields it.
@@ -83,6 +113,10 @@ namespace scorefp
 
     /// Whether the statistic applies to samples of this dimension (others skip it).
     virtual bool applies_in(const unsigned int dimension) const = 0;
+
+    /// The statistic's own parameters in a canonical form ("features = 256, bandwidth
+    /// = 0"; empty: none): part of the provenance of cached null values.
+    virtual std::string parameters() const { return ""; }
 
     /// Build what depends on the reference and the sample size. seed: Checker/Seed,
     /// which fixes every random choice of a statistic (directions, frequencies, the

@@ -83,6 +83,14 @@ namespace scorefp
       /// SW2 between the samples (N*d entries, point-major) and the reference.
       double operator()(const std::vector<double> &samples, const unsigned int d) const;
 
+      /// W2^2 along directions begin .. end - 1 (the ranks share the directions out).
+      std::vector<double> direction_terms(const std::vector<double> &samples,
+                                          const unsigned int         d,
+                                          const unsigned int         begin,
+                                          const unsigned int         end) const;
+      /// SW2 from the W2^2 of all directions, summed in their order.
+      double combine(const std::vector<double> &terms) const;
+
       unsigned int n_directions() const { return static_cast<unsigned int>(projected.size()); }
 
     private:
@@ -113,8 +121,26 @@ namespace scorefp
       /// MMD^2 (>= 0) between the samples (N*d entries, point-major) and the reference.
       double operator()(const std::vector<double> &samples, const unsigned int d) const;
 
+      /// |phi_N(omega_r) - phi_ref(omega_r)|^2 for r = begin .. end - 1 (the ranks share
+      /// the features out); phi_N's sums in a fixed order, so each term is the same
+      /// whichever rank computes it.
+      std::vector<double> feature_terms(const std::vector<double> &samples,
+                                        const unsigned int         d,
+                                        const unsigned int         begin,
+                                        const unsigned int         end) const;
+      /// MMD^2 from the terms of all features, summed in their order.
+      double combine(const std::vector<double> &terms) const;
+
+      unsigned int n_features() const { return static_cast<unsigned int>(reference_cos.size()); }
       /// The frequencies omega_r, R*d entries, frequency-major.
       const std::vector<double> &frequencies() const { return omega; }
+      /// phi_ref(omega_r): real and imaginary parts.
+      const std::vector<double> &reference_real() const { return reference_cos; }
+      const std::vector<double> &reference_imaginary() const { return reference_sin; }
+      /// omega_r . x for the points (n*d entries, point-major) into phase (n entries).
+      void phases(const std::vector<double> &points,
+                  const unsigned int         r,
+                  std::vector<double>       &phase) const;
 
     private:
       unsigned int        dim;
@@ -169,6 +195,22 @@ namespace scorefp
       std::vector<double>       probabilities;
       std::vector<double>       probability_suffix; // sum of probabilities[g..]
     };
+
+    /// sin and cos of n phases, within 2 ulp of std::sin and std::cos and several times
+    /// faster for long arrays (a vectorised polynomial).
+    void sin_cos(const double *phase, double *sine, double *cosine, const std::size_t n);
+
+    /// Sort ascending (a radix sort for long arrays; the order of std::sort).
+    void sort_ascending(std::vector<double> &values);
+
+    /// Samples of Q = sum_j lambda_j Z_j^2 with Z_j independent standard normals
+    /// (the asymptotic null law of N MMD^2), sorted ascending: draw m from
+    /// CounterRng(seed, m, substream 0x6e756c6c). Non-positive lambdas are dropped, and
+    /// the smallest eigenvalues whose variance 2 sum lambda^2 is below 1e-6 of the
+    /// total count by their mean (sum lambda) only.
+    std::vector<double> weighted_chi_squared_draws(std::vector<double> lambda,
+                                                   const std::uint64_t seed,
+                                                   const unsigned int  draws);
 
     /// Monte Carlo p-value of an observed statistic against R statistics computed on
     /// draws from the reference: (1 + #{T_null >= observed}) / (R + 1).

@@ -36,6 +36,8 @@ namespace scorefp
 
       bool needs_null_samples() const override { return false; }
 
+      bool has_asymptotic_law() const override { return true; }
+
       double asymptotic_p_value(const double value) const override { return bins.p_value(value); }
 
     private:

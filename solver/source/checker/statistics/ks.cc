@@ -23,6 +23,8 @@ namespace scorefp
         return statistics::kolmogorov_smirnov(samples.sorted(), law).statistic;
       }
 
+      bool has_asymptotic_law() const override { return true; }
+
       /// Q(lambda), lambda = (sqrt(N) + 0.12 + 0.11/sqrt(N)) D, as kolmogorov_smirnov().
       double asymptotic_p_value(const double value) const override
       {

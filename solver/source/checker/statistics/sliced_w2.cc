@@ -6,6 +6,8 @@
 
 #include <deal.II/base/patterns.h>
 
+#include <string>
+
 namespace scorefp
 {
   namespace
@@ -37,6 +39,20 @@ namespace scorefp
         return sliced(samples.values(), samples.dimension());
       }
 
+      unsigned int n_parts() const override { return sliced.n_directions(); }
+
+      std::vector<double> parts(const SampleView  &samples,
+                                const unsigned int begin,
+                                const unsigned int end) const override
+      {
+        return sliced.direction_terms(samples.values(), samples.dimension(), begin, end);
+      }
+
+      double combine(const std::vector<double> &all_parts) const override
+      {
+        return sliced.combine(all_parts);
+      }
+
     private:
       statistics::SlicedWasserstein sliced;
     };
@@ -45,7 +61,7 @@ namespace scorefp
     {
     public:
       explicit SlicedW2(const SlicedParameters &p)
-          : parameters(p)
+          : settings(p)
       {
       }
 
@@ -55,11 +71,16 @@ namespace scorefp
                                                  const std::size_t,
                                                  const std::uint64_t seed) const override
       {
-        return std::make_unique<PreparedSliced>(reference, parameters.directions, seed);
+        return std::make_unique<PreparedSliced>(reference, settings.directions, seed);
+      }
+
+      std::string parameters() const override
+      {
+        return "directions = " + std::to_string(settings.directions);
       }
 
     private:
-      SlicedParameters parameters;
+      SlicedParameters settings;
     };
   } // namespace
 
