@@ -1,6 +1,7 @@
 #include <scorefp/core/input_error.h>
 #include <scorefp/core/random.h>
 #include <scorefp/checker/statistics.h>
+#include <scorefp/simd/kernels.h>
 
 #include <boost/math/distributions/chi_squared.hpp>
 
@@ -20,46 +21,6 @@ namespace scorefp
     namespace
     {
       constexpr double pi = 3.14159265358979323846;
-
-      // sin and cos of n phases with |phase| < 1e5, the loop body free of calls and
-      // branches so that the compiler vectorises it (std::sin and std::cos are calls,
-      // and cost 5-8 times more for the R*N phases of MMD^2 at N = 10^6). Cody-Waite
-      // reduction by pi/2 in three parts (k pi/2 exact to |k| < 2^20), then fdlibm's
-      // minimax polynomials on [-pi/4, pi/4]: within 1-2 ulp of std::sin and std::cos.
-      // Without FMA contraction (no -ffp-contract to fuse, see the clones below) every
-      // operation is an IEEE double operation, so each clone gives the same values.
-      __attribute__((target_clones("avx2", "default"))) void
-      sin_cos_kernel(const double *__restrict x,
-                     double *__restrict sine,
-                     double *__restrict cosine,
-                     const std::size_t n)
-      {
-        constexpr double magic       = 0x1.8p52; // adding and subtracting it rounds
-        constexpr double two_over_pi = 6.36619772367581382433e-01;
-        constexpr double p1 = 1.57079632673412561417e+00, p2 = 6.07710050630396597660e-11,
-                         p3 = 2.02226624871116645580e-21;
-        constexpr double S1 = -1.66666666666666324348e-01, S2 = 8.33333333332248946124e-03,
-                         S3 = -1.98412698298579493134e-04, S4 = 2.75573137070700676789e-06,
-                         S5 = -2.50507602534068634195e-08, S6 = 1.58969099521155010221e-10;
-        constexpr double C1 = 4.16666666666666019037e-02, C2 = -1.38888888888741095749e-03,
-                         C3 = 2.48015872894767294178e-05, C4 = -2.75573143513906633035e-07,
-                         C5 = 2.08757232129817482790e-09, C6 = -1.13596475577881948265e-11;
-        for (std::size_t i = 0; i < n; ++i)
-          {
-            const double v  = x[i];
-            const double k  = (v * two_over_pi + magic) - magic;
-            const double r  = ((v - k * p1) - k * p2) - k * p3;
-            const double z  = r * r;
-            const double sr = r + r * z * (S1 + z * (S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)))));
-            const double cr = (1.0 - 0.5 * z) +
-                              z * z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))));
-            const double q    = k - 4.0 * (((k * 0.25 - 0.375) + magic) - magic); // k mod 4
-            const bool   swap = q == 1.0 || q == 3.0;
-            const double a = swap ? cr : sr, b = swap ? sr : cr;
-            sine[i]        = q >= 2.0 ? -a : a;
-            cosine[i]      = (q == 1.0 || q == 2.0) ? -b : b;
-          }
-      }
 
       // A sort key with the order of the doubles (NaN aside): flip all bits of negative
       // numbers, the sign bit of the others.
@@ -498,7 +459,7 @@ namespace scorefp
       for (unsigned int r = 0; r < n_features; ++r)
         {
           phases(cloud.points, r, phase);
-          sin_cos(phase.data(), sine.data(), cosine.data(), n);
+          simd::sin_cos(phase.data(), sine.data(), cosine.data(), n);
           for (std::size_t q = 0; q < n; ++q)
             {
               reference_cos[r] += cloud.weights[q] * cosine[q];
@@ -556,7 +517,7 @@ namespace scorefp
               for (unsigned int j = 1; j < d; ++j)
                 for (std::size_t i = 0; i < m; ++i)
                   phase[i] += w[j] * coordinates[j * N + start + i];
-              sin_cos(phase.data(), sine.data(), cosine.data(), m);
+              simd::sin_cos(phase.data(), sine.data(), cosine.data(), m);
               add_partial_sums(cosine.data(), m, sum_cos);
               add_partial_sums(sine.data(), m, sum_sin);
             }
@@ -741,22 +702,6 @@ namespace scorefp
       return result;
     }
 
-    void sin_cos(const double *phase, double *sine, double *cosine, const std::size_t n)
-    {
-      sin_cos_kernel(phase, sine, cosine, n);
-      // The polynomial path covers |phase| < 1e5; the rare others (and NaN) again by
-      // the library.
-      unsigned int others = 0;
-      for (std::size_t i = 0; i < n; ++i)
-        others += !(std::abs(phase[i]) < 1e5);
-      if (others > 0)
-        for (std::size_t i = 0; i < n; ++i)
-          if (!(std::abs(phase[i]) < 1e5))
-            {
-              sine[i]   = std::sin(phase[i]);
-              cosine[i] = std::cos(phase[i]);
-            }
-    }
 
     void sort_ascending(std::vector<double> &values)
     {

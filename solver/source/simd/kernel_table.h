@@ -14,8 +14,7 @@ namespace scorefp
       void (*normals)(std::uint64_t, std::uint64_t, std::size_t, std::uint64_t, unsigned int,
                       double *);
       void (*mixture_score)(const Mixture &, const double *, std::size_t, double *);
-      void (*fourier_sums)(const double *, std::size_t, const double *, const double *,
-                           std::size_t, unsigned int, double *, double *);
+      void (*sin_cos)(const double *, double *, double *, std::size_t);
       void (*combine)(std::size_t, double, double *, double, const double *, double,
                       const double *);
       unsigned int lanes;

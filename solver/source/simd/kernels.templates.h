@@ -254,47 +254,25 @@ namespace scorefp
             }
         }
 
-        static void fourier_sums(const double      *omega,
-                                 const std::size_t  R,
-                                 const double      *x,
-                                 const double      *weights,
-                                 const std::size_t  n,
-                                 const unsigned int d,
-                                 double            *cos_sum,
-                                 double            *sin_sum)
+        static void
+        sin_cos(const double *phase, double *sine, double *cosine, const std::size_t n)
         {
-          // One register of points at a time through all the frequencies, with a pair of
-          // lane-wise accumulators per frequency (2 R registers, in L1 for R in the
-          // thousands); lanes past n get weight 0.
-          std::vector<B, xsimd::aligned_allocator<B>> acc_cos(R, B(0.0)), acc_sin(R, B(0.0));
-          alignas(64) double in[L], w[L];
-          std::vector<B, xsimd::aligned_allocator<B>> xs(d);
-          for (std::size_t i = 0; i < n; i += L)
+          std::size_t i = 0;
+          for (; i + L <= n; i += L)
             {
-              const std::size_t m = std::min<std::size_t>(L, n - i);
-              for (unsigned int j = 0; j < d; ++j)
-                {
-                  for (std::size_t l = 0; l < L; ++l)
-                    in[l] = l < m ? x[(i + l) * d + j] : 0.0;
-                  xs[j] = B::load_aligned(in);
-                }
-              for (std::size_t l = 0; l < L; ++l)
-                w[l] = l < m ? (weights ? weights[i + l] : 1.0) : 0.0;
-              const B weight = B::load_aligned(w);
-              for (std::size_t r = 0; r < R; ++r)
-                {
-                  B phase(0.0);
-                  for (unsigned int j = 0; j < d; ++j)
-                    phase = xsimd::fma(B(omega[r * d + j]), xs[j], phase);
-                  const auto sc = xsimd::sincos(phase);
-                  acc_cos[r]    = xsimd::fma(weight, sc.second, acc_cos[r]);
-                  acc_sin[r]    = xsimd::fma(weight, sc.first, acc_sin[r]);
-                }
+              const auto sc = xsimd::sincos(B::load_unaligned(phase + i));
+              sc.first.store_unaligned(sine + i);
+              sc.second.store_unaligned(cosine + i);
             }
-          for (std::size_t r = 0; r < R; ++r)
+          if (i < n)
             {
-              cos_sum[r] += xsimd::hadd(acc_cos[r]);
-              sin_sum[r] += xsimd::hadd(acc_sin[r]);
+              alignas(64) double p[L] = {}, st[L], ct[L];
+              std::copy(phase + i, phase + n, p);
+              const auto sc = xsimd::sincos(B::load_aligned(p));
+              sc.first.store_aligned(st);
+              sc.second.store_aligned(ct);
+              std::copy(st, st + (n - i), sine + i);
+              std::copy(ct, ct + (n - i), cosine + i);
             }
         }
 
@@ -330,7 +308,7 @@ namespace scorefp
 
         static KernelTable table()
         {
-          return KernelTable{&normals, &mixture_score, &fourier_sums, &combine, L};
+          return KernelTable{&normals, &mixture_score, &sin_cos, &combine, L};
         }
       };
     } // namespace

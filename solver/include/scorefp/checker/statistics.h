@@ -196,9 +196,6 @@ namespace scorefp
       std::vector<double>       probability_suffix; // sum of probabilities[g..]
     };
 
-    /// sin and cos of n phases, within 2 ulp of std::sin and std::cos and several times
-    /// faster for long arrays (a vectorised polynomial).
-    void sin_cos(const double *phase, double *sine, double *cosine, const std::size_t n);
 
     /// Sort ascending (a radix sort for long arrays; the order of std::sort).
     void sort_ascending(std::vector<double> &values);

@@ -103,18 +103,9 @@ namespace scorefp
                  const double      gamma,
                  const double     *z);
 
-    /// The random-feature sums of MMD^2: cos_sum[r] += sum_i w_i cos(omega_r . x_i) and
-    /// sin_sum[r] += sum_i w_i sin(omega_r . x_i) over n points x (point-major, d
-    /// coordinates) and R frequencies omega (R*d, frequency-major); weights may be null
-    /// (all 1). The reference path (none) sums point by point in order; the vector
-    /// sets sum a register of points at a time (the same sums to round-off).
-    void fourier_sums(const double       *omega,
-                      const std::size_t   R,
-                      const double       *x,
-                      const double       *weights,
-                      const std::size_t   n,
-                      const unsigned int  d,
-                      double             *cos_sum,
-                      double             *sin_sum);
+    /// sine[i] = sin(phase[i]), cosine[i] = cos(phase[i]) for i < n (the random
+    /// features of MMD^2): xsimd's sincos, within 1-2 ulp of libm, whose reduction
+    /// holds for any finite phase; the reference path (none) is std::sin, std::cos.
+    void sin_cos(const double *phase, double *sine, double *cosine, const std::size_t n);
   } // namespace simd
 } // namespace scorefp

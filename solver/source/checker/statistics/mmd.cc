@@ -4,6 +4,7 @@
 // the eigenvalues of (1/R) times the covariance of the 2R features under the reference.
 #include <scorefp/checker/statistic.h>
 #include <scorefp/checker/statistics.h>
+#include <scorefp/simd/kernels.h>
 #include <scorefp/core/input_error.h>
 #include <scorefp/core/parameter_binder.h>
 
@@ -195,7 +196,7 @@ namespace scorefp
             for (unsigned int r = 0; r < R; ++r)
               {
                 mmd.phases(points, r, phase);
-                statistics::sin_cos(phase.data(), sine.data(), cosine.data(), m);
+                simd::sin_cos(phase.data(), sine.data(), cosine.data(), m);
                 for (std::size_t q = 0; q < m; ++q)
                   {
                     const double w                = cloud.weights[kept[begin + q]] / total;
