@@ -116,7 +116,24 @@ def main(argv):
     ap.add_argument("--block", type=int, default=65536,
                     help="particles per NumPy call (bounds the N x K x 2 temporaries)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--exact-draws", metavar="FILE",
+                    help="instead of sampling, write --particles exact draws m X_0 + sqrt(v) Z of "
+                         "the law at t = 1e-3 to FILE (.npy, with FILE.json recording the time): "
+                         "sample sets that a calibrated check should pass")
     args = ap.parse_args(argv)
+    if args.exact_draws:
+        weights, means, covariances = blob() if args.data == "blob" else mixture_3d()
+        rng = np.random.default_rng(args.seed)
+        k = rng.choice(len(weights), size=args.particles, p=weights)
+        chol = np.linalg.cholesky(covariances)
+        x0 = means[k] + np.einsum("nde,ne->nd", chol[k], rng.standard_normal(means[k].shape))
+        m = mean_factor(1e-3)
+        x = m * x0 + np.sqrt(1.0 - m * m) * rng.standard_normal(x0.shape)
+        np.save(args.exact_draws, x)
+        with open(args.exact_draws + ".json", "w") as f:
+            json.dump({"time": 1e-3, "exact draws": args.particles, "data": args.data,
+                       "seed": args.seed}, f)
+        return 0
     score = Score(*(blob() if args.data == "blob" else mixture_3d()))
     start = time.perf_counter()
     parts = []

@@ -129,21 +129,32 @@ namespace scorefp
 
   namespace
   {
-    /// Step k of the scheme from t0 to t1 and the Langevin corrector steps after it
-    /// (none where the step ends at v = 0, where the score is not defined).
+    /// The Langevin step after the step that ends at t1; 0 where there is no corrector
+    /// (no corrector steps, or the step ends at v = 0, where the score is not defined).
+    template <typename S>
+    double corrector_step_size(const StepContext<S> &c, const double t1)
+    {
+      return c.settings.effective_corrector_steps() > 0 && !c.ends_degenerate(t1)
+                 ? langevin_step(c.process, c.settings, t1)
+                 : 0.0;
+    }
+
+    /// Step k of the scheme from t0 to t1 and the Langevin corrector steps of size
+    /// delta after it (corrector_step_size(), computed once per step by the caller: it
+    /// may cost thousands of score evaluations).
     template <typename S>
     void step_and_correct(StepContext<S>    &c,
                           const unsigned int k,
                           const double       t0,
                           const double       t1,
-                          std::vector<S>    &x)
+                          std::vector<S>    &x,
+                          const double       delta)
     {
       c.resize(x.size());
       c.settings.scheme->step(c, k, t0, t1, x);
       const unsigned int corrector_steps = c.settings.effective_corrector_steps();
-      if (corrector_steps > 0 && !c.ends_degenerate(t1))
+      if (delta > 0.0)
         {
-          const double delta = langevin_step(c.process, c.settings, t1);
           for (unsigned int j = 0; j < corrector_steps; ++j)
             {
               c.score(t1, x, c.s);
@@ -276,6 +287,9 @@ namespace scorefp
       simd::normals(settings.seed, first + begin, size, 1 + 16ULL * k + draw, d, z.data());
     };
     const unsigned int  n_steps = settings.times.size() - 1;
+    std::vector<double> delta(n_steps);
+    for (unsigned int k = 0; k < n_steps; ++k)
+      delta[k] = corrector_step_size(context, settings.times[k + 1]);
     std::vector<double> y;
     for (begin = 0; begin < n; begin += block)
       {
@@ -285,7 +299,7 @@ namespace scorefp
         const unsigned long long evaluations = context.evaluations;
         for (unsigned int k = 0; k < n_steps; ++k)
           {
-            step_and_correct(context, k, settings.times[k], settings.times[k + 1], y);
+            step_and_correct(context, k, settings.times[k], settings.times[k + 1], y, delta[k]);
             if (progress)
               progress(k + 1,
                        settings.times[k + 1],
@@ -370,7 +384,12 @@ namespace scorefp
     std::vector<Affine *> history;
     for (unsigned int k = 0; k + 1 < settings.times.size(); ++k)
       {
-        step_and_correct(context, k, settings.times[k], settings.times[k + 1], x);
+        step_and_correct(context,
+                         k,
+                         settings.times[k],
+                         settings.times[k + 1],
+                         x,
+                         corrector_step_size(context, settings.times[k + 1]));
         // The step's output is Gaussian; the next step sees it as c + sigma xi_0 with
         // fresh noise slots, jointly with what the scheme keeps.
         for (std::size_t i = 0; i < d; ++i)
