@@ -394,13 +394,26 @@ TEST(Checker, NullCacheEqualsMonteCarloAndSurvivesDamage)
   expect_equal_to_mc(cold, "computed and cached");
   EXPECT_EQ(cold.null_sets_drawn, 39u);
   const std::vector<std::string> files = cache_files(cache);
-  ASSERT_EQ(files.size(), 1u) << "one file, for sliced W2 (MMD^2 and chi^2 are asymptotic)";
+  ASSERT_EQ(files.size(), 2u) << "sliced W2's null values and MMD^2's asymptotic law";
+  const std::string file = files[0].find("sliced") != std::string::npos ? files[0] : files[1];
+  const std::string law  = files[0].find("sliced") != std::string::npos ? files[1] : files[0];
+  EXPECT_NE(law.find("-law-"), std::string::npos) << law;
   const CheckResult warm = check(parameters(text, samples, t, 39, automatic));
   expect_equal_to_mc(warm, "cached");
   EXPECT_EQ(warm.null_sets_drawn, 0u) << "a warm cache draws no null sample set";
 
+  // A damaged law is computed again: the same p-values.
+  if (root)
+    {
+      std::ifstream      in(law);
+      std::ostringstream content;
+      content << in.rdbuf();
+      std::ofstream(law) << content.str().substr(0, content.str().size() / 2);
+    }
+  MPI_Barrier(MPI_COMM_WORLD);
+  expect_equal_to_mc(check(parameters(text, samples, t, 39, automatic)), "cached");
+
   // Damage: each is detected, recomputed (the same values) and the file rewritten.
-  const std::string file = files[0];
   std::string       original;
   {
     std::ifstream      in(file);
@@ -451,7 +464,7 @@ TEST(Checker, NullCacheEqualsMonteCarloAndSurvivesDamage)
       parameters(text, samples, t, 39, {"Checker/Null method=auto", "Checker/Null cache=" + blocked + "/x"}));
   expect_equal_to_mc(unwritable, "monte carlo");
 
-  // Only asymptotic statistics: no null sample set, nothing written.
+  // Only asymptotic statistics: no null sample set; only MMD^2's law written.
   const std::string empty = shared_directory("unused");
   const CheckResult asymptotic =
       check(parameters(with_statistics(blob_case, "MMD^2, chi^2 over cells"),
@@ -460,11 +473,13 @@ TEST(Checker, NullCacheEqualsMonteCarloAndSurvivesDamage)
                        39,
                        {"Checker/Null method=auto", "Checker/Null cache=" + empty}));
   EXPECT_EQ(asymptotic.null_sets_drawn, 0u);
-  EXPECT_FALSE(std::filesystem::exists(empty));
+  ASSERT_EQ(cache_files(empty).size(), 1u);
+  EXPECT_NE(cache_files(empty)[0].find("-law-"), std::string::npos);
 
-  // Another N is another key: a second file (the samples file is drawn anew).
+  // Another N is another key for the null values (the law does not depend on N): a
+  // third file (the samples file is drawn anew).
   check(parameters(text, draw(p0, t, 1500, 22), t, 39, automatic));
-  EXPECT_EQ(cache_files(cache).size(), 2u);
+  EXPECT_EQ(cache_files(cache).size(), 3u);
 }
 
 // Observed values (MMD^2's features and sliced W2's directions are shared over the

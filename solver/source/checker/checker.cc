@@ -545,50 +545,68 @@ namespace scorefp
             cached_ones.push_back(s);
         }
     section.reset();
-    std::string directory;
+    const std::string directory = !c.null_cache.empty()
+                                    ? c.null_cache
+                                    : c.reference == CheckerParameters::Reference::file
+                                        ? c.reference_file + ".null-cache"
+                                        : p.output_directory + "/null-cache";
+    // Only rank 0 touches the cache: it digests the reference and reads the files.
+    std::string identity;
+    const auto  cache_entry = [&](const std::size_t s, const bool asymptotic_law) {
+      if (identity.empty())
+        identity = reference_identity(p, law);
+      const std::string  parameters = selected[s]->parameters();
+      CacheEntry         entry;
+      std::ostringstream provenance;
+      provenance << (asymptotic_law ? "asymptotic law of " : "statistic = ") << names[s]
+                 << (parameters.empty() ? "" : " (" + parameters + ")");
+      if (!asymptotic_law)
+        provenance << "; samples = " << N << "; null draws = " << c.null_draws;
+      provenance << "; seed = " << c.seed << "; reference = " << identity;
+      entry.provenance = provenance.str();
+      Digest name;
+      name.add(entry.provenance);
+      entry.path = directory + "/" + file_stem(names[s]) + (asymptotic_law ? "-law-" : "-") +
+                   name.hex() + ".json";
+      entry.fields["statistic"]  = names[s];
+      entry.fields["parameters"] = parameters;
+      if (!asymptotic_law)
+        {
+          entry.fields["n_samples"]  = N;
+          entry.fields["null_draws"] = c.null_draws;
+        }
+      entry.fields["seed"]      = c.seed;
+      entry.fields["reference"] = identity;
+      return entry;
+    };
+    // The values of a cache file (rank 0 reads, every rank gets them); empty if there is
+    // none or it is not usable (then with a warning).
+    const auto read_cache_on_root = [&](const CacheEntry &entry, const std::size_t count) {
+      std::vector<double> values;
+      if (rank == 0)
+        {
+          std::string problem;
+          values = read_cache(entry, count, problem);
+          if (!problem.empty())
+            std::cout << "warning: the null cache file '" << entry.path << "' is not usable ("
+                      << problem << "); its values are computed again." << std::endl;
+        }
+      unsigned long long n_values = values.size();
+      MPI_Bcast(&n_values, 1, MPI_UNSIGNED_LONG_LONG, 0, communicator);
+      values.resize(n_values);
+      if (n_values > 0)
+        MPI_Bcast(values.data(), static_cast<int>(n_values), MPI_DOUBLE, 0, communicator);
+      return values;
+    };
     if (!cached_ones.empty())
       {
-        section   = scope("null cache");
-        directory = !c.null_cache.empty()
-                        ? c.null_cache
-                        : c.reference == CheckerParameters::Reference::file
-                              ? c.reference_file + ".null-cache"
-                              : p.output_directory + "/null-cache";
-        // Only rank 0 touches the cache: it digests the reference and reads the files.
-        const std::string identity = rank == 0 ? reference_identity(p, law) : "";
+        section = scope("null cache");
         for (const std::size_t s : cached_ones)
           {
-            std::vector<double> values;
             if (rank == 0)
-              {
-                const std::string parameters = selected[s]->parameters();
-                CacheEntry       &entry      = cache[s];
-                std::ostringstream provenance;
-                provenance << "statistic = " << names[s]
-                           << (parameters.empty() ? "" : " (" + parameters + ")")
-                           << "; samples = " << N << "; seed = " << c.seed
-                           << "; null draws = " << c.null_draws << "; reference = " << identity;
-                entry.provenance = provenance.str();
-                Digest name;
-                name.add(entry.provenance);
-                entry.path = directory + "/" + file_stem(names[s]) + "-" + name.hex() + ".json";
-                entry.fields["statistic"]    = names[s];
-                entry.fields["parameters"]   = parameters;
-                entry.fields["n_samples"]    = N;
-                entry.fields["seed"]         = c.seed;
-                entry.fields["null_draws"]   = c.null_draws;
-                entry.fields["reference"]    = identity;
-                std::string problem;
-                values = read_cache(entry, c.null_draws, problem);
-                if (!problem.empty())
-                  std::cout << "warning: the null cache file '" << entry.path << "' is not usable ("
-                            << problem << "); its null values are computed again." << std::endl;
-              }
-            unsigned long long count = values.size();
-            MPI_Bcast(&count, 1, MPI_UNSIGNED_LONG_LONG, 0, communicator);
-            values.resize(count);
-            if (count > 0)
-              MPI_Bcast(values.data(), static_cast<int>(count), MPI_DOUBLE, 0, communicator);
+              cache[s] = cache_entry(s, false);
+            const std::vector<double> values = read_cache_on_root(cache[s], c.null_draws);
+            const unsigned long long  count  = values.size();
             if (count > 0)
               {
                 null[s]     = values;
@@ -686,6 +704,19 @@ namespace scorefp
     for (std::size_t s = 0; s < n_statistics; ++s)
       if (null_of[s] == "asymptotic" && prepared[s]->n_law_parts() > 0)
         {
+          // A law of this reference and these parameters may be in the cache already
+          // (it does not depend on the samples).
+          const std::size_t length    = prepared[s]->law_summary_length();
+          CacheEntry        law_entry = rank == 0 && length > 0 ? cache_entry(s, true) : CacheEntry{};
+          if (length > 0)
+            {
+              const std::vector<double> summary = read_cache_on_root(law_entry, length);
+              if (!summary.empty())
+                {
+                  prepared[s]->set_law_summary(summary);
+                  continue;
+                }
+            }
           const unsigned int        n = prepared[s]->n_law_parts();
           std::vector<unsigned int> which;
           for (unsigned int k = rank; k < n; k += size)
@@ -704,6 +735,16 @@ namespace scorefp
               offset[owner] += length;
             }
           prepared[s]->set_law(all);
+          if (length > 0)
+            {
+              // Every rank computes the summary (the eigenvalues), rank 0 writes it; a
+              // cache that cannot be written only costs the next check this work.
+              const std::vector<double> summary = prepared[s]->law_summary();
+              std::string               problem;
+              if (rank == 0 && !write_cache(law_entry, summary, problem))
+                std::cout << "warning: cannot write the null cache in '" << directory << "' ("
+                          << problem << "); the check goes on without it." << std::endl;
+            }
         }
     const double bonferroni = c.level / n_statistics;
     // p <= alpha / K rejects; the slack keeps p = 1/(R+1) = alpha/K (e.g. 99 draws,

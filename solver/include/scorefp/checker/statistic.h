@@ -103,6 +103,14 @@ namespace scorefp
     virtual std::vector<double> law_parts(const std::vector<unsigned int> &which) const;
     /// All parts' values in order, concatenated.
     virtual void set_law(const std::vector<double> &all_parts) const;
+    /// What the asymptotic law comes down to once set_law() has run (MMD^2: the
+    /// eigenvalues), for the null cache; empty: nothing worth caching.
+    virtual std::vector<double> law_summary() const { return {}; }
+    /// The law from a law_summary() of the same reference and parameters (read from
+    /// the null cache): then neither law_parts() nor set_law() is needed.
+    virtual void set_law_summary(const std::vector<double> &summary) const { (void)summary; }
+    /// The number of values of law_summary() (0: none).
+    virtual std::size_t law_summary_length() const { return 0; }
   };
 
   /// A selected statistic with its parameters, as parsing yields it.

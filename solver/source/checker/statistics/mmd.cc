@@ -138,11 +138,7 @@ namespace scorefp
       double asymptotic_p_value(const double value) const override
       {
         if (null_law.empty())
-          {
-            if (gram.empty())
-              set_law(law_parts(all_law_parts()));
-            null_law = statistics::weighted_chi_squared_draws(eigenvalues(), seed, draws);
-          }
+          null_law = statistics::weighted_chi_squared_draws(law_summary(), seed, draws);
         const double x       = static_cast<double>(n_samples) * value;
         const auto   at_most = std::lower_bound(null_law.begin(), null_law.end(), x);
         return (1.0 + static_cast<double>(null_law.end() - at_most)) / (draws + 1.0);
@@ -217,6 +213,25 @@ namespace scorefp
         return result;
       }
 
+      /// The eigenvalues lambda_j (computed from the parts on first use).
+      std::vector<double> law_summary() const override
+      {
+        if (lambda.empty())
+          {
+            if (gram.empty())
+              set_law(law_parts(all_law_parts()));
+            lambda = eigenvalues();
+          }
+        return lambda;
+      }
+
+      void set_law_summary(const std::vector<double> &summary) const override
+      {
+        lambda = summary;
+      }
+
+      std::size_t law_summary_length() const override { return 2 * mmd.n_features(); }
+
       std::size_t law_part_length(const unsigned int k) const override
       {
         return 2 * (2 * static_cast<std::size_t>(n_law_parts()) - (2 * k - 2 * k % 4));
@@ -278,6 +293,7 @@ namespace scorefp
       std::uint64_t                       seed;
       mutable std::vector<double>         null_law; // sorted draws of the limit law
       mutable std::vector<double>         gram;     // sum_q w_q f f^T, upper triangle
+      mutable std::vector<double>         lambda;   // its eigenvalues (or the cache's)
     };
 
     class Mmd : public Statistic
