@@ -3,6 +3,7 @@
 // random Fourier features, chi-squared over merged cells with null draws, and the
 // calibrated p-value.
 #include <scorefp/core/input_error.h>
+#include <scorefp/core/random.h>
 #include <scorefp/fe/quadrature_cloud.h>
 #include <scorefp/checker/checker_parameters.h>
 #include <scorefp/checker/statistic.h>
@@ -361,4 +362,27 @@ TEST(Statistics, RegistryAndDefaultSelection)
     }
   EXPECT_EQ(one_d, (std::vector<std::string>{"W1", "W2", "KS", "MMD^2", "chi^2 over cells"}));
   EXPECT_EQ(two_d, (std::vector<std::string>{"sliced W2", "MMD^2", "chi^2 over cells"}));
+}
+
+// The projections' sort: the bucket path (values of a law with a density), the radix
+// fallback (heavy tails, non-finite values) and ties all give std::sort's order.
+TEST(Statistics, SortAscendingEqualsStdSort)
+{
+  CounterRng rng(17, 3);
+  std::vector<std::vector<double>> sets(4);
+  for (unsigned int i = 0; i < 100000; ++i)
+    {
+      const double z = rng.normal();
+      sets[0].push_back(z);                                   // normal: buckets
+      sets[1].push_back(z / (rng.uniform() - 0.5) * 1e-3);    // Cauchy-like: radix
+      sets[2].push_back(std::round(4 * z) / 4);               // many ties
+      sets[3].push_back(i == 77 ? INFINITY : -z);             // not finite: radix
+    }
+  for (std::size_t k = 0; k < sets.size(); ++k)
+    {
+      std::vector<double> expected = sets[k], got = sets[k];
+      std::sort(expected.begin(), expected.end());
+      sort_ascending(got);
+      EXPECT_EQ(got, expected) << "set " << k;
+    }
 }

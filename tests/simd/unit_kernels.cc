@@ -175,6 +175,41 @@ TEST(SimdKernels, EmpiricalScoresEqualTheScalarOnesToRoundOff)
     }
 }
 
+TEST(SimdKernels, FourierSumsEqualTheScalarOnesToRoundOff)
+{
+  const unsigned int  d = 3;
+  const std::size_t   n = 1001, R = 37;
+  std::vector<double> omega(R * d), x(n * d), weights(n);
+  CounterRng          rng(9, 1);
+  for (double &o : omega)
+    o = 2.0 * rng.normal();
+  for (double &xi : x)
+    xi = rng.normal();
+  for (double &w : weights)
+    w = rng.uniform() - 0.2; // negative weights occur in quadrature clouds
+  for (const bool weighted : {false, true})
+    {
+      std::vector<double> cos_reference(R, 0.0), sin_reference(R, 0.0);
+      {
+        Selection use("none");
+        simd::fourier_sums(omega.data(), R, x.data(), weighted ? weights.data() : nullptr, n, d,
+                           cos_reference.data(), sin_reference.data());
+      }
+      for (const std::string &set : vector_sets())
+        {
+          Selection           use(set);
+          std::vector<double> c(R, 1.0), s(R, -1.0); // the kernel adds to what is there
+          simd::fourier_sums(omega.data(), R, x.data(), weighted ? weights.data() : nullptr, n,
+                             d, c.data(), s.data());
+          for (std::size_t r = 0; r < R; ++r)
+            {
+              EXPECT_NEAR(c[r] - 1.0, cos_reference[r], 1e-11) << set << ", r = " << r;
+              EXPECT_NEAR(s[r] + 1.0, sin_reference[r], 1e-11) << set << ", r = " << r;
+            }
+        }
+    }
+}
+
 TEST(SimdKernels, SinesAndCosinesEqualLibmToRoundOff)
 {
   // Phases of MMD^2's features (|omega . x| up to tens), and far beyond.

@@ -15,6 +15,8 @@ namespace scorefp
                       double *);
       void (*mixture_score)(const Mixture &, const double *, std::size_t, double *);
       void (*sin_cos)(const double *, double *, double *, std::size_t);
+      void (*fourier_sums)(const double *, std::size_t, const double *, const double *,
+                           std::size_t, unsigned int, double *, double *);
       void (*combine)(std::size_t, double, double *, double, const double *, double,
                       const double *);
       unsigned int lanes;

@@ -205,6 +205,31 @@ namespace scorefp
       return m;
     }
 
+    void fourier_sums(const double      *omega,
+                      const std::size_t  R,
+                      const double      *x,
+                      const double      *weights,
+                      const std::size_t  n,
+                      const unsigned int d,
+                      double            *cos_sum,
+                      double            *sin_sum)
+    {
+      if (active() != InstructionSet::none)
+        return table().fourier_sums(omega, R, x, weights, n, d, cos_sum, sin_sum);
+      for (std::size_t i = 0; i < n; ++i)
+        {
+          const double w = weights ? weights[i] : 1.0;
+          for (std::size_t r = 0; r < R; ++r)
+            {
+              double phase = 0.0;
+              for (unsigned int j = 0; j < d; ++j)
+                phase += omega[r * d + j] * x[i * d + j];
+              cos_sum[r] += w * std::cos(phase);
+              sin_sum[r] += w * std::sin(phase);
+            }
+        }
+    }
+
     void sin_cos(const double *phase, double *sine, double *cosine, const std::size_t n)
     {
       if (active() != InstructionSet::none)

@@ -276,6 +276,50 @@ namespace scorefp
             }
         }
 
+        static void fourier_sums(const double      *omega,
+                                 const std::size_t  R,
+                                 const double      *x,
+                                 const double      *weights,
+                                 const std::size_t  n,
+                                 const unsigned int d,
+                                 double            *cos_sum,
+                                 double            *sin_sum)
+        {
+          // One register of points at a time through all the frequencies, with a pair of
+          // lane-wise accumulators per frequency (2 R registers, in L1 for R in the
+          // thousands); lanes past n get weight 0.
+          std::vector<B, xsimd::aligned_allocator<B>> acc_cos(R, B(0.0)), acc_sin(R, B(0.0));
+          alignas(64) double in[L], w[L];
+          std::vector<B, xsimd::aligned_allocator<B>> xs(d);
+          for (std::size_t i = 0; i < n; i += L)
+            {
+              const std::size_t m = std::min<std::size_t>(L, n - i);
+              for (unsigned int j = 0; j < d; ++j)
+                {
+                  for (std::size_t l = 0; l < L; ++l)
+                    in[l] = l < m ? x[(i + l) * d + j] : 0.0;
+                  xs[j] = B::load_aligned(in);
+                }
+              for (std::size_t l = 0; l < L; ++l)
+                w[l] = l < m ? (weights ? weights[i + l] : 1.0) : 0.0;
+              const B weight = B::load_aligned(w);
+              for (std::size_t r = 0; r < R; ++r)
+                {
+                  B phase(0.0);
+                  for (unsigned int j = 0; j < d; ++j)
+                    phase = xsimd::fma(B(omega[r * d + j]), xs[j], phase);
+                  const auto sc = xsimd::sincos(phase);
+                  acc_cos[r]    = xsimd::fma(weight, sc.second, acc_cos[r]);
+                  acc_sin[r]    = xsimd::fma(weight, sc.first, acc_sin[r]);
+                }
+            }
+          for (std::size_t r = 0; r < R; ++r)
+            {
+              cos_sum[r] += xsimd::hadd(acc_cos[r]);
+              sin_sum[r] += xsimd::hadd(acc_sin[r]);
+            }
+        }
+
         static void combine(const std::size_t n,
                             const double      alpha,
                             double           *x,
@@ -308,7 +352,7 @@ namespace scorefp
 
         static KernelTable table()
         {
-          return KernelTable{&normals, &mixture_score, &sin_cos, &combine, L};
+          return KernelTable{&normals, &mixture_score, &sin_cos, &fourier_sums, &combine, L};
         }
       };
     } // namespace

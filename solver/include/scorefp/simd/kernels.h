@@ -107,5 +107,20 @@ namespace scorefp
     /// features of MMD^2): xsimd's sincos, within 1-2 ulp of libm, whose reduction
     /// holds for any finite phase; the reference path (none) is std::sin, std::cos.
     void sin_cos(const double *phase, double *sine, double *cosine, const std::size_t n);
+
+    /// The random-feature sums of MMD^2 in one pass over the points: cos_sum[r] +=
+    /// sum_i w_i cos(omega_r . x_i) and sin_sum[r] += sum_i w_i sin(omega_r . x_i) over n
+    /// points x (point-major, d coordinates) and R frequencies omega (R*d,
+    /// frequency-major); weights may be null (all 1). The reference path (none) sums
+    /// point by point; the vector sets a register of points at a time, each frequency's
+    /// sum in one fixed order (the same sums to round-off).
+    void fourier_sums(const double      *omega,
+                      const std::size_t  R,
+                      const double      *x,
+                      const double      *weights,
+                      const std::size_t  n,
+                      const unsigned int d,
+                      double            *cos_sum,
+                      double            *sin_sum);
   } // namespace simd
 } // namespace scorefp
