@@ -1,7 +1,8 @@
-// Vectorised particle kernels: counter-based standard normals and Gaussian-mixture
-// scores for blocks of particles, with explicit SIMD (xsimd) compiled for AVX-512 and
-// AVX2 and chosen at run time, and the scalar code of random.h and GaussianMixture as
-// the reference path (InstructionSet::none).
+// Vectorised particle kernels: counter-based standard normals, Gaussian-mixture scores
+// and the one-step scheme update for blocks of particles, and the sines, cosines and
+// random-feature sums of the checker's MMD^2; explicit SIMD (xsimd) compiled for
+// AVX-512 and AVX2 and chosen at run time, with the scalar code of random.h,
+// GaussianMixture and libm as the reference path (InstructionSet::none).
 //
 // Why xsimd (Debian's libxsimd-dev, header-only): one kernel, written once over
 // xsimd::batch<double, Arch>, compiles for every instruction set we dispatch to, and
@@ -11,8 +12,8 @@
 // set); Highway's per-target compilation machinery is heavier than two translation
 // units with their own -m flags.
 //
-// Every lane is one particle and lanes never mix: a particle's values do not depend on
-// which block, rank or position it has, so samples stay bit-identical for any number
+// Every lane is one particle (or point) and lanes never mix: a particle's values do not
+// depend on which block, rank or position it has, so samples stay bit-identical for any number
 // of MPI ranks (on one instruction set). Against the scalar path they agree to
 // round-off (the vector exp/log/sin/cos are not libm's).
 //
