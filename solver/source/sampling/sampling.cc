@@ -273,7 +273,7 @@ namespace scorefp
     // arrays would stream through memory at every step). Particles are independent, and
     // a particle's noise depends on its index alone: the blocks change the order of the
     // work, not the result.
-    const unsigned long long block = std::max<unsigned long long>(1, particle_block_size(d));
+    const unsigned long long block = particle_block_size(d);
     unsigned long long       begin = 0, size = 0;
     StepContext<double>      context(process, settings);
     context.score_function = [&](const double               t,

@@ -19,7 +19,6 @@ namespace scorefp
                            std::size_t, unsigned int, double *, double *);
       void (*combine)(std::size_t, double, double *, double, const double *, double,
                       const double *);
-      unsigned int lanes;
     };
     const KernelTable &avx2_kernels();
     const KernelTable &avx512_kernels();

@@ -79,39 +79,46 @@ namespace scorefp
 
     InstructionSet active() { return current().load(); }
 
+    namespace
+    {
+      /// The set named `choice` ("auto": the best available); false if none is.
+      bool parse(const std::string &choice, InstructionSet &set)
+      {
+        if (choice == "auto")
+          {
+            set = best_available();
+            return true;
+          }
+        for (const InstructionSet candidate :
+             {InstructionSet::none, InstructionSet::avx2, InstructionSet::avx512})
+          if (choice == name(candidate))
+            {
+              set = candidate;
+              return true;
+            }
+        return false;
+      }
+    } // namespace
+
     bool available(const std::string &choice)
     {
-      for (const InstructionSet set :
-           {InstructionSet::none, InstructionSet::avx2, InstructionSet::avx512})
-        if (choice == name(set))
-          return supported(set);
-      return choice == "auto";
+      InstructionSet set;
+      return parse(choice, set) && supported(set);
     }
 
     void select(const std::string &choice, const std::string &entry)
     {
-      if (choice == "auto")
-        {
-          current() = best_available();
-          return;
-        }
-      for (const InstructionSet set :
-           {InstructionSet::none, InstructionSet::avx2, InstructionSet::avx512})
-        if (choice == name(set))
-          {
-            if (!supported(set))
-              throw InputError(entry + " = " + choice +
-                               ", but this processor does not support it; expected auto or "
-                               "one of the sets it has (best: " +
-                               name(best_available()) + ").");
-            current() = set;
-            return;
-          }
-      throw InputError(entry + " = '" + choice + "' is not an instruction set; expected one of " +
-                       choices() + ".");
+      InstructionSet set;
+      if (!parse(choice, set))
+        throw InputError(entry + " = '" + choice + "' is not an instruction set; expected one of " +
+                         choices() + ".");
+      if (!supported(set))
+        throw InputError(entry + " = " + choice +
+                         ", but this processor does not support it; expected auto or one of the "
+                         "sets it has (best: " +
+                         name(best_available()) + ").");
+      current() = set;
     }
-
-    unsigned int lanes() { return active() == InstructionSet::none ? 1 : table().lanes; }
 
     void normals(const std::uint64_t seed,
                  const std::uint64_t first,

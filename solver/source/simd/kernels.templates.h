@@ -352,7 +352,7 @@ namespace scorefp
 
         static KernelTable table()
         {
-          return KernelTable{&normals, &mixture_score, &sin_cos, &fourier_sums, &combine, L};
+          return KernelTable{&normals, &mixture_score, &sin_cos, &fourier_sums, &combine};
         }
       };
     } // namespace

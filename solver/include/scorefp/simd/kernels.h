@@ -50,8 +50,6 @@ namespace scorefp
     /// Use `choice` ("auto" = best_available()); InputError naming `entry` if the
     /// processor does not support it.
     void select(const std::string &choice, const std::string &entry);
-    /// Doubles per register of the active set (1 for none).
-    unsigned int lanes();
 
     /// z[i*d + j] = the j-th CounterRng(seed, first + i, substream).normal(), for
     /// i < n and j < d: the normals of random.h, in blocks of particles.
